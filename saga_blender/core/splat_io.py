@@ -1,0 +1,118 @@
+"""Read any supported splat file, write INRIA ``.ply``: the one entry point for formats.
+
+Supported: INRIA 3DGS ``.ply`` (binary or ASCII), SuperSplat ``.compressed.ply``, antimatter15
+``.splat``. Every failure raises :class:`SplatFileError` naming the file and the problem; NaN/inf
+values raise :class:`NonFiniteValuesError` unless ``sanitize=True``, which drops those Gaussians and
+says so in the returned :class:`ReadResult`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .errors import NonFiniteValuesError, SplatFileError
+from .finite_check import FiniteReport, check_finite, sanitize as drop_non_finite
+from .gaussians import GaussianSplat
+from .ply_inria import splat_from_vertex_array, write_inria_ply
+
+FORMAT_INRIA = "inria-ply"
+FORMAT_COMPRESSED = "supersplat-compressed-ply"
+FORMAT_ANTIMATTER = "antimatter15-splat"
+SUPPORTED_SUFFIXES = (".ply", ".splat")
+
+
+@dataclass
+class ReadResult:
+    splat: GaussianSplat
+    format: str
+    finite_report: FiniteReport
+    #: What sanitising changed ("" when nothing was changed).
+    sanitized: str = ""
+    #: Header encoding of a ply ("binary_little_endian", "ascii", ...), "" otherwise.
+    encoding: str = ""
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of a file by its header (ply) or suffix (.splat)."""
+    path = os.fspath(path)
+    lower = path.lower()
+    if lower.endswith(".splat"):
+        return FORMAT_ANTIMATTER
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if not head.startswith(b"ply"):
+        raise SplatFileError(path, "not a PLY file (it does not start with 'ply') and not a .splat file")
+    end = head.find(b"end_header")
+    if end < 0:
+        raise SplatFileError(path, "malformed PLY header: no 'end_header' in the first 64 KiB")
+    header = head[:end].decode("ascii", errors="replace")
+    if "element chunk" in header and "packed_position" in header:
+        return FORMAT_COMPRESSED
+    return FORMAT_INRIA
+
+
+def read_splat(path: str | os.PathLike, *, sanitize: bool = False) -> ReadResult:
+    """Read a splat file of any supported format.
+
+    Raises SplatFileError (missing, truncated, malformed, unsupported) or NonFiniteValuesError.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise SplatFileError(path, "file not found")
+    if os.path.isdir(path):
+        raise SplatFileError(path, "is a folder, not a splat file")
+    if not path.lower().endswith(SUPPORTED_SUFFIXES):
+        raise SplatFileError(path, "unsupported file type (expected .ply, .compressed.ply or .splat)")
+    fmt = detect_format(path)
+    encoding = ""
+    if fmt == FORMAT_ANTIMATTER:
+        from .splat_antimatter import read_antimatter_splat
+
+        splat = read_antimatter_splat(path)
+    else:
+        ply = _read_ply(path)
+        encoding = ply.text and "ascii" or ("binary_" + {"<": "little", ">": "big"}.get(ply.byte_order, "?")
+                                            + "_endian")
+        if fmt == FORMAT_COMPRESSED:
+            from .ply_compressed import splat_from_compressed_ply
+
+            splat = splat_from_compressed_ply(ply, path)
+        else:
+            names = [el.name for el in ply.elements]
+            if "vertex" not in names:
+                raise SplatFileError(path, f"not a Gaussian splat: no 'vertex' element (elements: {names})")
+            splat = splat_from_vertex_array(ply["vertex"].data, path)
+    report, _ = check_finite(splat)
+    message = ""
+    if not report.ok:
+        if not sanitize:
+            raise NonFiniteValuesError(path, report)
+        splat, report, message = drop_non_finite(splat)
+    return ReadResult(splat, fmt, report, message, encoding)
+
+
+def _read_ply(path: str):
+    from plyfile import PlyData
+
+    try:
+        # Read into memory (no mmap) so that a truncated file fails here, not later.
+        with open(path, "rb") as fh:
+            return PlyData.read(fh, mmap=False)
+    except SplatFileError:
+        raise
+    except MemoryError as exc:
+        raise SplatFileError(path, "not enough memory to read the file") from exc
+    except Exception as exc:  # plyfile raises several types for bad files
+        reason = str(exc) or type(exc).__name__
+        if "early end-of-file" in reason or "end-of-file" in reason.lower():
+            reason = f"truncated file ({reason})"
+        raise SplatFileError(path, f"malformed or truncated PLY: {reason}") from exc
+
+
+def write_splat(path: str | os.PathLike, splat: GaussianSplat) -> None:
+    """Write INRIA ``.ply`` (the only output format; every property, extras included)."""
+    path = os.fspath(path)
+    if not path.lower().endswith(".ply") or path.lower().endswith(".compressed.ply"):
+        raise SplatFileError(path, "can only write INRIA .ply (use a name ending in .ply)")
+    write_inria_ply(path, splat)
