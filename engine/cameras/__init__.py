@@ -1,5 +1,5 @@
 """Camera sets: the :class:`Cameras` type, readers for COLMAP and transforms.json, automatic views."""
 
-from .cameras import Cameras, CameraFileError
+from .cameras import CameraFileError, Cameras
 
 __all__ = ["CameraFileError", "Cameras"]
