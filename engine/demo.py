@@ -25,7 +25,7 @@ def run_demo(out_dir: str, n_gaussians: int = 200_000, n_views: int = 8, size: i
     scene = generate_table_scene(n_gaussians=n_gaussians, seed=0)
     save_scene(scene, out_dir, name="demo_scene")
     log(f"[2/3] choosing {n_views} automatic views from the splat")
-    cameras = auto_views(scene.splat, n_views, width=size, height=size)
+    cameras = auto_views(scene.splat, n_views, width=size, height=size, layout="object", up=scene.up)
     cameras.save_json(os.path.join(out_dir, "cameras.json"))
     log("[3/3] rendering (CPU renderer unless a GPU and gsplat are present)")
     views_dir = os.path.join(out_dir, "views")

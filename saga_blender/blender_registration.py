@@ -3,7 +3,7 @@
 This is the only module of the package that may import ``bpy`` at import time.
 """
 
-import bpy  # noqa: F401  (imported so a missing Blender fails here, not deep inside a call)
+import bpy
 
 _CLASSES: tuple = ()
 

@@ -132,7 +132,7 @@ class Cameras:
     @staticmethod
     def from_json_dict(d: dict, path: str | os.PathLike | None = None) -> Cameras:
         if d.get("format") != "saga-cameras":
-            raise CameraFileError(path, "not a saga camera set (missing \"format\": \"saga-cameras\")")
+            raise CameraFileError(path, 'not a saga camera set (missing "format": "saga-cameras")')
         if int(d.get("version", 0)) > CAMERA_JSON_VERSION:
             raise CameraFileError(path, f"camera set version {d.get('version')} is newer than this engine")
         try:

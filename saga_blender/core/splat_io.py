@@ -11,8 +11,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
+
 from .errors import NonFiniteValuesError, SplatFileError
-from .finite_check import FiniteReport, check_finite, sanitize as drop_non_finite
+from .finite_check import FiniteReport, check_finite
+from .finite_check import sanitize as drop_non_finite
 from .gaussians import GaussianSplat
 from .ply_inria import splat_from_vertex_array, write_inria_ply
 
@@ -72,8 +75,10 @@ def read_splat(path: str | os.PathLike, *, sanitize: bool = False) -> ReadResult
         splat = read_antimatter_splat(path)
     else:
         ply = _read_ply(path)
-        encoding = ply.text and "ascii" or ("binary_" + {"<": "little", ">": "big"}.get(ply.byte_order, "?")
-                                            + "_endian")
+        if ply.text:
+            encoding = "ascii"
+        else:
+            encoding = {"<": "binary_little_endian", ">": "binary_big_endian"}.get(ply.byte_order, ply.byte_order)
         if fmt == FORMAT_COMPRESSED:
             from .ply_compressed import splat_from_compressed_ply
 
@@ -96,9 +101,15 @@ def _read_ply(path: str):
     from plyfile import PlyData
 
     try:
-        # Read into memory (no mmap) so that a truncated file fails here, not later.
+        # plyfile's mmap=False path parses binary data row by row in Python (minutes for 1M splats);
+        # its mmap path is vectorised and checks the size (a truncated file fails here). Copy the
+        # data out of the map so that no file stays mapped (Windows could not replace it).
         with open(path, "rb") as fh:
-            return PlyData.read(fh, mmap=False)
+            ply = PlyData.read(fh, mmap="c")
+        for element in ply.elements:
+            if isinstance(element.data, np.memmap):
+                element.data = np.array(element.data)
+        return ply
     except SplatFileError:
         raise
     except MemoryError as exc:

@@ -1,0 +1,165 @@
+"""SuperSplat / PlayCanvas ``.compressed.ply``: decode to a :class:`GaussianSplat` (vectorised numpy).
+
+Layout (checked against playcanvas/splat-transform ``decompress-ply.ts`` / ``compressed-chunk.ts`` and
+playcanvas/engine ``gsplat-compressed-data.js`` and the ``compressed.js`` shader chunk):
+
+* element ``chunk`` (one per 256 splats, float32): ``min_/max_{x,y,z}``, ``min_/max_scale_{x,y,z}`` (log
+  scales), optionally ``min_/max_{r,g,b}`` (band-0 colour bounds).
+* element ``vertex`` (uint32): ``packed_position`` and ``packed_scale`` are 11-10-11 bit unorms (x in the
+  top 11 bits) lerped inside the chunk bounds; ``packed_rotation`` is 2 bits for the index of the largest
+  component of the (rot_0..rot_3 = w, x, y, z) quaternion, then the other three in order, 10 bits each,
+  each stored as ``q * sqrt(2)/2 + 0.5``; ``packed_color`` is RGBA8 (R in the top byte), RGB lerped inside
+  the chunk colour bounds when present, alpha = sigmoid(opacity).
+* optional element ``sh`` (uint8 ``f_rest_0..f_rest_{n-1}``, n = 9, 24 or 45, INRIA channel-major order),
+  written as ``trunc((v / 8 + 0.5) * 256)`` clamped to 0..255; decoded to the bin centre as splat-transform
+  does (0 -> -4, 255 -> +4, else ``((b + 0.5) / 256 - 0.5) * 8``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .errors import SplatFileError
+from .gaussians import SH_C0, GaussianSplat, sh_degree_for_rest_count
+
+CHUNK_SIZE = 256
+CHUNK_REQUIRED = (
+    "min_x", "min_y", "min_z", "max_x", "max_y", "max_z",
+    "min_scale_x", "min_scale_y", "min_scale_z", "max_scale_x", "max_scale_y", "max_scale_z",
+)  # fmt: skip
+CHUNK_COLOUR = ("min_r", "min_g", "min_b", "max_r", "max_g", "max_b")
+VERTEX_REQUIRED = ("packed_position", "packed_rotation", "packed_scale", "packed_color")
+#: Opacity in (0, 1) is clamped to [eps, 1 - eps] before the logit, so alpha bytes 0 and 255 stay finite.
+ALPHA_EPS = 1e-6
+
+
+def unpack_unorm(bits: np.ndarray, shift: int, width: int) -> np.ndarray:
+    """[N] float64 in [0, 1] from the ``width``-bit field starting at bit ``shift`` of uint32 ``bits``."""
+    mask = (1 << width) - 1
+    return ((bits >> np.uint32(shift)) & np.uint32(mask)).astype(np.float64) / mask
+
+
+def unpack_111011(bits: np.ndarray) -> np.ndarray:
+    """[N, 3] float64 in [0, 1]: x = top 11 bits, y = middle 10 bits, z = low 11 bits."""
+    return np.stack([unpack_unorm(bits, 21, 11), unpack_unorm(bits, 11, 10), unpack_unorm(bits, 0, 11)], 1)
+
+
+def unpack_8888(bits: np.ndarray) -> np.ndarray:
+    """[N, 4] float64 in [0, 1]: R = top byte ... A = low byte."""
+    return np.stack([unpack_unorm(bits, s, 8) for s in (24, 16, 8, 0)], axis=1)
+
+
+def unpack_rotation(bits: np.ndarray) -> np.ndarray:
+    """[N, 4] float64 unit quaternions (w, x, y, z) from the 2-10-10-10 "smallest three" encoding."""
+    n = bits.shape[0]
+    small = np.stack([unpack_unorm(bits, s, 10) for s in (20, 10, 0)], axis=1)
+    small = (small - 0.5) * np.sqrt(2.0)  # [N, 3]
+    largest = (bits >> np.uint32(30)).astype(np.int64)  # [N] index 0..3 of the largest component
+    out = np.empty((n, 4), np.float64)
+    rows = np.arange(n)
+    out[rows, largest] = np.sqrt(np.maximum(0.0, 1.0 - np.sum(small * small, axis=1)))
+    for j in range(3):  # j-th stored component goes to slot j, or j + 1 at and after the largest
+        out[rows, j + (j >= largest)] = small[:, j]
+    return out
+
+
+def _lerp(lo: np.ndarray, hi: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return lo * (1.0 - t) + hi * t
+
+
+def splat_from_compressed_ply(ply, path: str | os.PathLike | None) -> GaussianSplat:
+    """Decode a parsed ``plyfile.PlyData`` of a ``.compressed.ply``. Raises SplatFileError if malformed."""
+    elements = {el.name: el for el in ply.elements}
+    for name in ("chunk", "vertex"):
+        if name not in elements:
+            raise SplatFileError(path, f"not a valid compressed PLY: no '{name}' element (elements: {list(elements)})")
+    chunk = elements["chunk"].data
+    vertex = elements["vertex"].data
+    chunk_names = set(chunk.dtype.names or ())
+    vertex_names = set(vertex.dtype.names or ())
+
+    missing = [p for p in CHUNK_REQUIRED if p not in chunk_names]
+    if missing:
+        raise SplatFileError(path, f"not a valid compressed PLY: the chunk element lacks {', '.join(missing)}")
+    colour_present = [p for p in CHUNK_COLOUR if p in chunk_names]
+    if colour_present and len(colour_present) != len(CHUNK_COLOUR):
+        lacking = [p for p in CHUNK_COLOUR if p not in chunk_names]
+        raise SplatFileError(path, f"not a valid compressed PLY: chunk colour bounds lack {', '.join(lacking)}")
+    missing = [p for p in VERTEX_REQUIRED if p not in vertex_names]
+    if missing:
+        raise SplatFileError(path, f"not a valid compressed PLY: the vertex element lacks {', '.join(missing)}")
+    for p in VERTEX_REQUIRED:
+        if vertex.dtype[p].kind not in "ui" or vertex.dtype[p].itemsize != 4:
+            raise SplatFileError(path, f"compressed PLY property {p!r} has type {vertex.dtype[p]}, expected uint")
+
+    n = vertex.shape[0]
+    n_chunks = chunk.shape[0]
+    if n == 0:
+        raise SplatFileError(path, "compressed PLY holds no splats (vertex count is 0)")
+    if n_chunks != -(-n // CHUNK_SIZE):
+        raise SplatFileError(
+            path,
+            f"compressed PLY is inconsistent: {n} splats need {-(-n // CHUNK_SIZE)} chunks of "
+            f"{CHUNK_SIZE}, the file has {n_chunks}",
+        )
+
+    def bounds(prefix: str, axes: tuple[str, str, str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-splat [N, 3] float64 (min, max) of a chunk bound group."""
+        lo = np.stack([chunk[f"min_{prefix}{a}"] for a in axes], axis=1).astype(np.float64)
+        hi = np.stack([chunk[f"max_{prefix}{a}"] for a in axes], axis=1).astype(np.float64)
+        ci = np.arange(n) // CHUNK_SIZE
+        return lo[ci], hi[ci]
+
+    def packed(name: str) -> np.ndarray:
+        return np.ascontiguousarray(vertex[name]).astype(np.uint32)
+
+    lo, hi = bounds("", ("x", "y", "z"))
+    means = _lerp(lo, hi, unpack_111011(packed("packed_position")))
+    lo, hi = bounds("scale_", ("x", "y", "z"))
+    log_scales = _lerp(lo, hi, unpack_111011(packed("packed_scale")))
+    quats = unpack_rotation(packed("packed_rotation"))
+    rgba = unpack_8888(packed("packed_color"))
+    rgb = rgba[:, :3]
+    if colour_present:
+        lo, hi = bounds("", ("r", "g", "b"))
+        rgb = _lerp(lo, hi, rgb)
+    alpha = np.clip(rgba[:, 3], ALPHA_EPS, 1.0 - ALPHA_EPS)
+
+    return GaussianSplat(
+        means=means.astype(np.float32),
+        quats=quats.astype(np.float32),
+        log_scales=log_scales.astype(np.float32),
+        opacity_logits=(-np.log(1.0 / alpha - 1.0)).astype(np.float32),
+        sh_dc=((rgb - 0.5) / SH_C0).astype(np.float32),
+        sh_rest=_decode_sh(elements.get("sh"), n, path),
+    )
+
+
+def _decode_sh(element, n: int, path) -> np.ndarray:
+    """[N, K - 1, 3] float32 from the optional uint8 ``sh`` element (zeros [N, 0, 3] when absent)."""
+    if element is None:
+        return np.zeros((n, 0, 3), np.float32)
+    data = element.data
+    names = list(data.dtype.names or ())
+    if sh_degree_for_rest_count(len(names)) in (None, 0):
+        raise SplatFileError(
+            path, f"compressed PLY 'sh' element has {len(names)} properties (expected 9, 24 or 45 f_rest_*)"
+        )
+    expected = [f"f_rest_{i}" for i in range(len(names))]
+    if sorted(names) != sorted(expected):
+        raise SplatFileError(path, "compressed PLY 'sh' element properties must be named f_rest_0..f_rest_{n-1}")
+    if data.shape[0] != n:
+        raise SplatFileError(
+            path, f"compressed PLY 'sh' element has {data.shape[0]} rows, expected one per splat ({n})"
+        )
+    if any(data.dtype[name] != np.uint8 for name in expected):
+        raise SplatFileError(path, "compressed PLY 'sh' element properties must be uchar (uint8)")
+    raw = np.stack([data[name] for name in expected], axis=1)  # [N, 3 * (K - 1)] channel-major
+    norm = (raw.astype(np.float64) + 0.5) / 256.0
+    norm[raw == 0] = 0.0
+    norm[raw == 255] = 1.0
+    values = ((norm - 0.5) * 8.0).astype(np.float32)
+    k = len(expected) // 3
+    return np.ascontiguousarray(values.reshape(n, 3, k).transpose(0, 2, 1))
