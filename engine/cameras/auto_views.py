@@ -8,6 +8,11 @@ object
     camera's distance and aim are refined by projecting the robust Gaussian centres: the 2-98% extent
     of the projection is centred in the image and its larger side fills ``fill`` (default 0.75) of the
     smaller image dimension, so the whole object is in frame with a margin.
+    A grounded scene (``bounds.support``: up came from a support plane, e.g. a table on a floor) is
+    seen from above, like a person walking around a table: elevations +15 to +60 degrees, and the
+    framed points are the centres of the dense grid cells (the geometry, not the Gaussian density:
+    a table top holds far fewer Gaussians per m^2 than the objects on it), 1-99% extent, less the
+    ground slab when the support plane is the bottom of the scene (it extends beyond the subject).
 room
     Cameras in the free space of the room, looking out at its walls: positions are grid cells in the
     central part of the room (within 25% of the half extent of the centre) that keep a clearance from
@@ -21,9 +26,12 @@ room
 the centre, rays are cast in 96 directions through the occupancy grid; a direction is "enclosed" when
 it meets dense geometry and that first hit is at least half as far as the last geometry along the ray
 (a wall at the scene boundary, not a near part of an object). Room when that point keeps a clearance
-of at least 10% of the scene radius and >= 60% of the directions are enclosed; object otherwise
-(a dense blob has no open centre; from an open point next to an object most rays escape or hit it
-close by). A closed hollow shell with nothing inside is geometrically a room; override with ``layout``.
+of at least 15% of the scene radius (a large free region), >= 60% of the directions are enclosed and
+so are >= 75% of 48 directions within 20 degrees of the horizon (w.r.t. the estimated up): a room
+has walls all around. Object otherwise: a dense blob has no open centre; from an open point next to
+an object most rays escape or hit it close by; the gap between a floor and a table top is enclosed
+above and below (64% of all directions on the table scene) but open around the horizon (25%, the
+legs). A closed hollow shell with nothing inside is geometrically a room; override with ``layout``.
 
 No camera is left inside dense geometry: every centre is checked with a clearance ball against the
 occupancy grid and moved (outwards for objects; room positions are free cells by construction).
@@ -33,7 +41,7 @@ not modelled: that needs a renderer).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,9 +53,14 @@ from .scene_bounds import SceneBounds, scene_bounds
 LAYOUTS = ("auto", "object", "room")
 DEFAULT_FOV_DEG = {"object": 50.0, "room": 75.0}
 OBJECT_ELEVATIONS_DEG = (-15.0, 60.0)
+GROUNDED_ELEVATIONS_DEG = (15.0, 60.0)  # a scene standing on a found support plane
+GROUNDED_QUANTILE = 0.01  # framed extent of the dense cells of a grounded scene: 1-99%
+GROUND_SLAB = 0.02  # x height range: half thickness of the ground left out of the framing
 ROOM_ELEVATIONS_DEG = (-40.0, 45.0)
-ROOM_MIN_CLEARANCE = 0.10  # x radius, for the open point of a room
-ROOM_MIN_ENCLOSED = 0.60
+ROOM_MIN_CLEARANCE = 0.15  # x radius, for the open point of a room
+ROOM_MIN_ENCLOSED = 0.60  # of all directions
+ROOM_HORIZON_DEG = (-20.0, 20.0)  # elevations of the wall rays, w.r.t. the estimated up
+ROOM_MIN_WALLS = 0.75  # of the wall rays
 GOLDEN_ANGLE = np.pi * (3.0 - np.sqrt(5.0))
 
 
@@ -58,6 +71,7 @@ class LayoutChoice:
     enclosed: float  # fraction of directions from ``anchor`` enclosed by far geometry
     anchor: np.ndarray  # [3] the most open point near the centre
     anchor_clearance: float
+    walls: float = float("nan")  # fraction of the directions near the horizon enclosed from ``anchor``
 
 
 @dataclass
@@ -150,25 +164,36 @@ def choose_layout(bounds: SceneBounds) -> LayoutChoice:
     cand = centres[inner]
     anchor = cand[np.argmax(grid.clearance(cand))]
     clear = float(grid.clearance(anchor[None])[0])
-    dirs = fibonacci_band(96, (-90.0, 90.0))
-    first, last = grid.ray_hits(anchor, dirs)
-    enclosed = float(np.mean(np.isfinite(first) & (first >= 0.5 * np.nan_to_num(last, nan=np.inf))))
-    stats = f"open point clearance {clear / r:.2f} x radius, {enclosed:.0%} of directions enclosed"
+    sphere, horizon = fibonacci_band(96, (-90.0, 90.0)), fibonacci_band(48, ROOM_HORIZON_DEG) @ _up_frame(bounds)
+    first, last = grid.ray_hits(anchor, np.concatenate([sphere, horizon]))
+    hit = np.isfinite(first) & (first >= 0.5 * np.nan_to_num(last, nan=np.inf))
+    enclosed, walls = float(np.mean(hit[: len(sphere)])), float(np.mean(hit[len(sphere) :]))
+    stats = (
+        f"open point clearance {clear / r:.2f} x radius, {enclosed:.0%} of directions enclosed, "
+        f"{walls:.0%} around the horizon"
+    )
+
+    def pick(layout: str, why: str) -> LayoutChoice:
+        what = "a room" if layout == "room" else "an object"
+        return LayoutChoice(layout, f"{why} ({stats}): {what}", enclosed, anchor, clear, walls)
+
     if clear < ROOM_MIN_CLEARANCE * r:
-        return LayoutChoice("object", f"dense centre ({stats}): an object", enclosed, anchor, clear)
+        return pick("object", "no large free space")
     if enclosed < ROOM_MIN_ENCLOSED:
-        return LayoutChoice("object", f"free space not enclosed ({stats}): an object", enclosed, anchor, clear)
-    return LayoutChoice("room", f"free space enclosed by far geometry ({stats}): a room", enclosed, anchor, clear)
+        return pick("object", "free space not enclosed")
+    if walls < ROOM_MIN_WALLS:
+        return pick("object", "free space open around the horizon (no walls)")
+    return pick("room", "free space enclosed by far geometry")
 
 
-def _aim_object(eyes_dir, dist, centre, pts, f, side, fill, dist_min, up, iterations):
-    """Refine distances (when ``fill``) and aims so the 2-98% projected extent is centred and fills."""
+def _aim_object(eyes_dir, dist, centre, pts, f, side, fill, dist_min, up, iterations, q=0.02):
+    """Refine distances (when ``fill``) and aims so the q to 1-q projected extent is centred and fills."""
     targets = np.repeat(centre[None], len(dist), axis=0)
     for _ in range(iterations):
         eyes = centre + eyes_dir * dist[:, None]
         vm = look_at_viewmats(eyes, targets, up)
         u, v, _ = _project(vm, pts)
-        (u0, u1), (v0, v1) = np.quantile(u, [0.02, 0.98], axis=1), np.quantile(v, [0.02, 0.98], axis=1)
+        (u0, u1), (v0, v1) = np.quantile(u, [q, 1 - q], axis=1), np.quantile(v, [q, 1 - q], axis=1)
         depth = np.linalg.norm(targets - eyes, axis=1)
         shift = 0.5 * (u0 + u1)[:, None] * vm[:, 0, :3] + 0.5 * (v0 + v1)[:, None] * vm[:, 1, :3]
         targets = targets + shift * depth[:, None]
@@ -178,23 +203,43 @@ def _aim_object(eyes_dir, dist, centre, pts, f, side, fill, dist_min, up, iterat
     return centre + eyes_dir * dist[:, None], targets
 
 
+def _framed_points(bounds: SceneBounds, pts: np.ndarray) -> np.ndarray:
+    """The points to frame. Without a support plane: the robust Gaussian centres. With one (a grounded
+    scene): the centres of the dense grid cells, so that the framing follows the geometry and not the
+    Gaussian density (a table top holds far fewer Gaussians per m^2 than the objects on it), less the
+    ground itself when the plane is the bottom of the scene (< 5% of the cells below it): it extends
+    beyond the subject, which stands on it."""
+    if bounds.support is None:
+        return pts
+    cells = bounds.grid.cell_centres(np.argwhere(bounds.grid.dense))
+    h = cells @ bounds.up
+    tol = max(GROUND_SLAB * float(np.subtract(*np.quantile(h, [0.99, 0.01]))), bounds.grid.voxel)
+    above = h > bounds.support + tol
+    if np.mean(h < bounds.support - tol) >= 0.05 or above.sum() < max(0.1 * len(cells), 10):
+        return cells
+    return cells[above]
+
+
 def _object_views(bounds, pts, n, width, height, f, fill, clearance, rng):
-    frame = _up_frame(bounds)
-    dirs = fibonacci_band(n, OBJECT_ELEVATIONS_DEG, rng.uniform(0.0, 2.0 * np.pi)) @ frame
+    centre, q, band = bounds.centre, 0.02, OBJECT_ELEVATIONS_DEG
+    if bounds.support is not None:  # grounded: frame the geometry standing on the ground, from above
+        pts, q, band = _framed_points(bounds, pts), GROUNDED_QUANTILE, GROUNDED_ELEVATIONS_DEG
+        centre = 0.5 * np.sum(np.quantile(pts, [q, 1 - q], axis=0), axis=0)
+    dirs = fibonacci_band(n, band, rng.uniform(0.0, 2.0 * np.pi)) @ _up_frame(bounds)
     side = min(width, height)
-    r_max = float(np.max(np.linalg.norm(pts - bounds.centre, axis=1)))
+    r_max = float(np.max(np.linalg.norm(pts - centre, axis=1)))
     dist_min = 1.1 * r_max + clearance
     dist = np.maximum(np.full(n, bounds.radius * f / (0.5 * side * fill)), dist_min)
-    eyes, targets = _aim_object(dirs, dist, bounds.centre, pts, f, side, fill, dist_min, bounds.up, 6)
-    dist = np.linalg.norm(eyes - bounds.centre, axis=1)
+    eyes, targets = _aim_object(dirs, dist, centre, pts, f, side, fill, dist_min, bounds.up, 6, q)
+    dist = np.linalg.norm(eyes - centre, axis=1)
     blocked = ~bounds.grid.is_clear(eyes, clearance)
     moved = int(blocked.sum())
     step = 0.1 * bounds.radius
     while blocked.any():  # outwards until clear (always ends: far from the grid every ball is clear)
         dist[blocked] += step
-        blocked &= ~bounds.grid.is_clear(bounds.centre + dirs * dist[:, None], clearance)
+        blocked &= ~bounds.grid.is_clear(centre + dirs * dist[:, None], clearance)
     if moved:
-        eyes, targets = _aim_object(dirs, dist, bounds.centre, pts, f, side, None, dist, bounds.up, 3)
+        eyes, targets = _aim_object(dirs, dist, centre, pts, f, side, None, dist, bounds.up, 3, q)
     return eyes, targets, moved
 
 
@@ -259,13 +304,7 @@ def plan_views(
     bounds = bounds if bounds is not None else scene_bounds(splat, up=up)
     choice = choose_layout(bounds)
     if layout != "auto":
-        choice = LayoutChoice(
-            layout,
-            f"requested by the caller (auto: {choice.reason})",
-            choice.enclosed,
-            choice.anchor,
-            choice.anchor_clearance,
-        )
+        choice = replace(choice, layout=layout, reason=f"requested by the caller (auto: {choice.reason})")
     pts = bounds.robust_points(splat.means, 10000, seed)
     clearance = max(2.0 * bounds.grid.voxel, 0.05 * bounds.radius)
     moved, placed = 0, None
@@ -274,13 +313,7 @@ def plan_views(
         f = 0.5 * max(width, height) / np.tan(0.5 * fov)
         placed = _room_views(bounds, choice, n_views, clearance, rng)
         if placed is None:
-            choice = LayoutChoice(
-                "object",
-                "room requested but no free space: object layout",
-                choice.enclosed,
-                choice.anchor,
-                choice.anchor_clearance,
-            )
+            choice = replace(choice, layout="object", reason="room requested but no free space: object layout")
     if placed is None:
         fov = np.radians(fov_deg if fov_deg is not None else DEFAULT_FOV_DEG["object"])
         f = 0.5 * max(width, height) / np.tan(0.5 * fov)

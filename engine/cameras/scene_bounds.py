@@ -15,8 +15,13 @@ Gaussians that describe the scene:
 
 From the kept Gaussians: ``centre`` is the middle of the 1-99% quantile box (it frames the whole
 scene; ``median`` is the mass centre), ``radius`` the 95th percentile distance from ``centre``,
-``axes`` the principal axes (rows, decreasing spread) and ``up`` the estimated up direction
-(:func:`estimate_up`). ``grid`` counts the kept Gaussians per voxel (:class:`OccupancyGrid`).
+``axes`` the principal axes (rows, decreasing spread) and ``grid`` counts the kept Gaussians per
+voxel (:class:`OccupancyGrid`).
+
+``up``: first from the Gaussians' orientations (``up_axis.up_from_normals``): when a large share of
+the flat Gaussians' area shares one normal (a floor, a table top), that normal, signed so that the
+plane (``support``, its height along up) is at the bottom of the scene. Otherwise, as COLMAP-based
+captures need, the prior (-y by default) refined by the normal of a flat scene (:func:`estimate_up`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import numpy as np
 from scipy import ndimage
 
 from saga_blender.core.gaussians import GaussianSplat
+
+from .up_axis import up_from_normals
 
 #: Up of a capture in OpenCV world axes when nothing else is known: COLMAP (and so the reference 3DGS
 #: trainer, SuperSplat, most exports) keeps the first photo's camera frame, and photos are taken
@@ -148,6 +155,7 @@ class SceneBounds:
     up_reason: str
     keep: np.ndarray  # [N] bool, the robust Gaussians
     grid: OccupancyGrid
+    support: float | None = None  # height along ``up`` of the ground plane the scene stands on, if found
 
     def robust_points(self, means: np.ndarray, max_points: int = 20000, seed: int = 0) -> np.ndarray:
         """A deterministic random subset (at most ``max_points``) of the robust Gaussian centres."""
@@ -215,7 +223,7 @@ def robust_mask(splat: GaussianSplat) -> np.ndarray:
 
 
 def scene_bounds(splat: GaussianSplat, up: np.ndarray | None = None, resolution: int = 64) -> SceneBounds:
-    """Robust bounds of ``splat``; ``up`` is the prior up (default -y, see :func:`estimate_up`)."""
+    """Robust bounds of ``splat``; ``up`` is the prior up (default -y; a given one is only refined)."""
     if len(splat) == 0:
         raise ValueError("cannot bound an empty splat")
     keep = robust_mask(splat)
@@ -230,6 +238,13 @@ def scene_bounds(splat: GaussianSplat, up: np.ndarray | None = None, resolution:
     evals, evecs = np.linalg.eigh(np.cov((sample - median).T) if len(sample) > 1 else np.eye(3))
     order = np.argsort(evals)[::-1]
     axes, spreads = evecs[:, order].T, np.sqrt(np.maximum(evals[order], 0.0))
-    up_vec, up_reason = estimate_up(axes, spreads, up)
+    prior = DEFAULT_UP if up is None else np.asarray(up, np.float64) / np.linalg.norm(up)
+    up_vec, up_reason, evidence = up_from_normals(splat, keep, prior, explicit=up is not None)
+    support = None
+    if up_vec is None:
+        up_vec, pca_reason = estimate_up(axes, spreads, prior)
+        up_reason = f"{pca_reason}; {up_reason}"
+    elif evidence.grounded:
+        support = evidence.support
     grid = OccupancyGrid.build(pts, resolution=resolution)
-    return SceneBounds(centre, median, lo, hi, max(radius, 1e-6), axes, spreads, up_vec, up_reason, keep, grid)
+    return SceneBounds(centre, median, lo, hi, max(radius, 1e-6), axes, spreads, up_vec, up_reason, keep, grid, support)

@@ -13,7 +13,7 @@ import torch
 
 from .projection import project_gaussians
 from .rasterization import resolve_backend
-from .tile_rasterizer import bin_gaussians_to_tiles, composite_tiles, tiles_to_image
+from .tile_rasterizer import TORCH_TILE_SIZE, bin_gaussians_to_tiles, composite_tiles, tiles_to_image
 
 
 @dataclass
@@ -50,13 +50,13 @@ def render_contributors(
     Ks: torch.Tensor,  # [C, 3, 3]
     width: int,
     height: int,
-    top_k: int = 16,
+    top_k: int = 32,
     near_plane: float = 0.01,
     far_plane: float = 1e10,
     radius_clip: float = 0.0,
     eps2d: float = 0.3,
     camera_model: str = "pinhole",
-    tile_size: int = 16,
+    tile_size: int = TORCH_TILE_SIZE,
     backend: str = "auto",
 ) -> Contributors:
     """Top-K contributing Gaussians and their blending weights for every pixel of C views.

@@ -7,6 +7,8 @@
 
 Returns ``(render_colors [C, H, W, X], render_alphas [C, H, W, 1], meta)`` as gsplat does, for
 ``render_mode`` "RGB", "D", "ED", "RGB+D", "RGB+ED" ("RGB" means "the colour channels": any D works).
+``tile_size`` is passed to gsplat; the torch backend uses its own ``TORCH_TILE_SIZE`` (the image does
+not depend on it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 
 from .projection import project_gaussians
 from .sh import spherical_harmonics
-from .tile_rasterizer import bin_gaussians_to_tiles, composite_tiles, tiles_to_image
+from .tile_rasterizer import TORCH_TILE_SIZE, bin_gaussians_to_tiles, composite_tiles, tiles_to_image
 
 RENDER_MODES = ("RGB", "D", "ED", "RGB+D", "RGB+ED")
 BACKENDS = ("auto", "torch", "gsplat")
@@ -120,6 +122,7 @@ def _rasterization_torch(
     radius_clip, eps2d, sh_degree, backgrounds, render_mode, rasterize_mode, camera_model, tile_size,
 ):  # fmt: skip
     C = viewmats.shape[0]
+    tile_size = TORCH_TILE_SIZE  # see tile_rasterizer: same image, less work than gsplat's 16
     proj = project_gaussians(
         means, quats, scales, opacities, viewmats, Ks, width, height, eps2d=eps2d,
         near_plane=near_plane, far_plane=far_plane, radius_clip=radius_clip,

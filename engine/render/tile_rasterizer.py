@@ -1,7 +1,7 @@
 """Tile-based alpha compositing in pure PyTorch: the CPU twin of gsplat's ``rasterize_to_pixels``.
 
 Gaussians are binned to 16x16 tiles exactly as gsplat does (each tile's list sorted by depth), then
-each batch of tiles is composited front to back over chunks of its list, vectorised over
+each batch of tiles (``TORCH_TILE_SIZE``) is composited front to back over chunks of its list, vectorised over
 (tiles x pixels x chunk). The per-pixel rules are gsplat's: pixel centre at (x + 0.5, y + 0.5),
 alpha = min(0.999, opacity * exp(-sigma)), skipped when sigma < 0 or alpha < 1/255, and the pixel stops
 (exclusively) when the transmittance would fall to 1e-4 or below. A tile leaves the loop once all its
@@ -21,6 +21,10 @@ from .projection import ALPHA_THRESHOLD
 
 TRANSMITTANCE_MIN = 1e-4
 MAX_ALPHA = 0.999
+#: Tile size of the PyTorch compositor. The opacity-aware boxes guarantee alpha < 1/255 outside a
+#: Gaussian's box, so the image does not depend on the tile size; small tiles waste less work on
+#: pixels a small Gaussian does not reach (1M Gaussians at 256x256: 0.75 s with 4, 5 s with 16, 2 CPU cores).
+TORCH_TILE_SIZE = 4
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
+from scipy.spatial.transform import Rotation
 
 from engine.cameras.auto_views import (
     auto_views,
@@ -16,17 +17,23 @@ from engine.cameras.auto_views import (
 )
 from engine.cameras.cameras import look_at_viewmat
 from engine.cameras.scene_bounds import OccupancyGrid, scene_bounds
+from engine.cameras.up_axis import smallest_axes
+from engine.synthetic.scene_generator import TABLE_TOP_Z, generate_table_scene
 from saga_blender.core.gaussians import GaussianSplat
 
 UP = np.array([0.0, -1.0, 0.0])
 
 
-def make_splat(means: np.ndarray, opacities: np.ndarray | None = None, scale: float = 0.02) -> GaussianSplat:
+def make_splat(means, opacities=None, scale: float = 0.02, normal_axis=None) -> GaussianSplat:
+    """Isotropic Gaussians, or flat ones (scale / 10 along the world axis ``normal_axis`` [N] of each)."""
     n = len(means)
+    quats, scales = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1)), np.full((n, 3), scale)
+    if normal_axis is not None:  # turn local z onto world x, y or z (quaternions need not be unit)
+        quats, scales[:, 2] = np.array([[1, 0, 1, 0], [1, -1, 0, 0], [1, 0, 0, 0]])[normal_axis], 0.1 * scale
     return GaussianSplat.from_activated(
         means,
-        np.tile([1.0, 0.0, 0.0, 0.0], (n, 1)),
-        np.full((n, 3), scale),
+        quats,
+        scales,
         np.full(n, 0.9) if opacities is None else opacities,
         np.full((n, 3), 0.5),
     )
@@ -61,6 +68,30 @@ def room_points(n=60000, seed=0) -> np.ndarray:
         pts.append((rng.random((n // 20, 3)) - 0.5) * [w, h, d] + [cx, 1.5 - h / 2, cz])
     pts = np.concatenate(pts)
     return pts + rng.normal(scale=0.01, size=pts.shape)
+
+
+#: World rotations of the Z-up table scene: as generated, -y up (COLMAP-like), +y up (OpenGL-like), tilted.
+ORIENTATIONS = {
+    "z_up": Rotation.identity(),
+    "-y_up": Rotation.from_euler("x", 90, degrees=True),  # z -> -y
+    "+y_up": Rotation.from_euler("x", -90, degrees=True),  # z -> +y: against the -y prior
+    "tilted": Rotation.from_euler("zyx", [30, 40, -25], degrees=True),
+}
+
+
+def rotated(splat: GaussianSplat, rot: Rotation) -> GaussianSplat:
+    """``splat`` turned by ``rot`` about the origin: means and orientations (w, x, y, z quaternions)."""
+    out = splat.subset(np.arange(len(splat)))
+    out.means = rot.apply(splat.means.astype(np.float64)).astype(np.float32)
+    q = (rot * Rotation.from_quat(splat.quats[:, [1, 2, 3, 0]].astype(np.float64))).as_quat()
+    out.quats = q[:, [3, 0, 1, 2]].astype(np.float32)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tables():
+    """The synthetic table scene (Z up, table top at 0.75 m), with and without its floor."""
+    return {floor: generate_table_scene(40_000, floor=floor) for floor in (True, False)}
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +209,51 @@ def test_up_is_the_prior_for_objects_and_the_floor_normal_for_rooms(blob, room):
     assert np.degrees(np.arccos(tilted.up @ (rot @ UP))) < 5.0
 
 
+def test_smallest_axes_are_the_surface_normals(tables):
+    scene = tables[True]
+    turned = rotated(scene.splat, ORIENTATIONS["tilted"])
+    normals = smallest_axes(turned.quats, turned.log_scales)
+    cos = np.abs(np.sum(normals * ORIENTATIONS["tilted"].apply(scene.normals.astype(np.float64)), axis=1))
+    assert np.all(cos > 0.999)
+
+
+@pytest.mark.parametrize("floor", [True, False])
+@pytest.mark.parametrize("orientation", list(ORIENTATIONS))
+def test_up_of_a_grounded_scene_is_its_support_normal(tables, floor, orientation):
+    scene, rot = tables[floor], ORIENTATIONS[orientation]
+    b = scene_bounds(rotated(scene.splat, rot))
+    true_up = rot.apply([0.0, 0.0, 1.0])
+    assert np.degrees(np.arccos(min(b.up @ true_up, 1.0))) < 2.0, b.up_reason
+    assert "surface normals" in b.up_reason and "it is the ground" in b.up_reason
+    # the support plane: the floor (z = 0) or, without it, the table top
+    expect = rot.apply([0.0, 0.0, 0.0 if floor else TABLE_TOP_Z]) @ true_up
+    assert abs(b.support - expect) < 0.02
+
+
+def test_a_given_up_is_only_refined_by_the_normals(tables):
+    splat = tables[True].splat
+    b = scene_bounds(splat, up=[0.0, 0.3, 1.0])  # 17 deg off: the floor normal wins
+    np.testing.assert_allclose(b.up, [0.0, 0.0, 1.0], atol=1e-3)
+    assert "given up" in b.up_reason
+    b = scene_bounds(splat, up=[0.0, 1.0, 0.0])  # the caller's convention, however odd, is kept
+    np.testing.assert_allclose(b.up, [0.0, 1.0, 0.0])
+    assert b.support is None and "deg from the given up" in b.up_reason
+
+
+@pytest.mark.parametrize("floor_kept", [1.0, 0.3])
+def test_up_of_a_room_of_flat_gaussians_keeps_the_prior_sign(floor_kept):
+    """Floor and ceiling share the dominant normal: whichever is stronger, the sign is the prior's."""
+    pts = room_points(30000, seed=1)
+    axis = np.argmin(np.array([4.0, 1.5, 3.0]) - np.abs(pts), axis=1)  # nearest wall's normal
+    floor = (axis == 1) & (pts[:, 1] > 0)  # -y up: the floor is at y = +1.5
+    keep = ~floor | (np.random.default_rng(1).random(len(pts)) < floor_kept)
+    splat = make_splat(pts[keep], scale=0.05, normal_axis=axis[keep])
+    b = scene_bounds(splat)
+    assert np.degrees(np.arccos(b.up @ UP)) < 2.0 and "floor and ceiling" in b.up_reason, b.up_reason
+    assert b.support is None
+    assert choose_layout(b).layout == "room"
+
+
 # --- object layout -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("n_views", [8, 40])
 def test_object_layout_frames_the_blob(blob, n_views):
@@ -223,11 +299,46 @@ def test_object_cameras_are_moved_out_of_dense_geometry(blob):
     assert np.all(depth > 0) and np.all(offset < 0.1)
 
 
+@pytest.mark.parametrize("floor", [True, False])
+@pytest.mark.parametrize("orientation", ["z_up", "-y_up"])
+def test_table_scene_is_seen_from_above_and_around(tables, floor, orientation):
+    scene, rot = tables[floor], ORIENTATIONS[orientation]
+    splat = rotated(scene.splat, rot)
+    up = rot.apply([0.0, 0.0, 1.0])
+    plan = plan_views(splat, 8, width=512, height=512)
+    cams, b = plan.cameras, plan.bounds
+    # a floor and a table top are not a room: the free space under the table has no walls around it
+    assert plan.choice.layout == "object", plan.choice.reason
+    assert plan.choice.walls < 0.5
+    assert np.degrees(np.arccos(min(b.up @ up, 1.0))) < 10.0
+    assert_no_roll(cams, b.up)
+    # above the table top, looking down at the table and its objects, all of them in frame and centred
+    centre = rot.apply(scene.center)
+    assert np.all(cams.centers @ up > TABLE_TOP_Z + 0.2)
+    elev = np.degrees(np.arcsin((cams.centers - centre) @ up / np.linalg.norm(cams.centers - centre, axis=1)))
+    assert elev.min() > 10.0 and elev.max() < 65.0
+    assert np.all(cams.forward @ up < -0.15)
+    offset, depth = centre_offset(cams, centre)
+    assert np.all(depth > 0) and np.all(offset < 0.1)
+    table_and_objects = splat.means[scene.object_id >= (1 if floor else 0)].astype(np.float64)
+    inside, fill, mid, margin = framing(cams, table_and_objects)
+    assert np.all(inside == 1.0) and np.all(margin > 0.05), (inside, margin)
+    assert np.all((fill > 0.5) & (fill < 0.9))
+    assert np.all(mid < 0.15)
+    # around it: the azimuths of the cameras spread over the whole circle
+    frame = np.linalg.svd(np.eye(3) - np.outer(up, up))[0][:, :2]
+    az = np.degrees(np.arctan2(*((cams.centers - centre) @ frame).T[::-1]))
+    assert np.histogram(az, bins=4, range=(-180, 180))[0].min() >= 1
+    # outside the geometry
+    assert np.all(cKDTree(splat.means).query(cams.centers)[0] > plan.clearance)
+    assert np.all(b.grid.is_clear(cams.centers, plan.clearance))
+
+
 # --- room layout -------------------------------------------------------------------------------------
 def test_room_layout_stands_in_free_space_and_looks_outwards(room):
     plan = plan_views(room, 32)
     cams, b = plan.cameras, plan.bounds
-    assert plan.choice.layout == "room" and plan.choice.enclosed > 0.9, plan.choice.reason
+    assert plan.choice.layout == "room" and plan.choice.enclosed > 0.9 and plan.choice.walls > 0.9, plan.choice.reason
     centres = cams.centers
     assert np.all(np.abs(centres) < [4.0, 1.5, 3.0])  # inside the box
     assert np.all(cKDTree(room.means).query(centres)[0] > plan.clearance)  # away from walls and furniture
@@ -257,6 +368,7 @@ def test_layout_override(blob, room):
     assert auto_views(room, 8, layout="room").names[0].startswith("auto_room_")
     assert plan_views(blob, 8, layout="room").choice.layout == "room"
     assert choose_layout(scene_bounds(blob)).layout == "object"
+    assert choose_layout(scene_bounds(room)).layout == "room"
     with pytest.raises(ValueError, match="layout"):
         auto_views(blob, 8, layout="sphere")
     with pytest.raises(ValueError, match="n_views"):

@@ -102,20 +102,21 @@ def test_feature_render_equals_colour_render():
     torch.testing.assert_close(f32[..., :3], rgb, atol=1e-5, rtol=1e-5)
 
 
-def test_chunking_does_not_change_the_result():
+def test_chunking_and_tile_size_do_not_change_the_result():
     means, quats, scales, opac, colors = random_scene(4000, 7)
     vm, K = camera(f=90.0, w=70, h=50)
     p = project_gaussians(means, quats, scales, opac, vm, K, 70, 50)
-    bins = bin_gaussians_to_tiles(p.means2d[0], p.radii[0], p.depths[0], 70, 50, 16)
-    outs = [
-        composite_tiles(bins, p.means2d[0], p.conics[0], opac, colors, 16, chunk=ch, element_budget=budget)
-        for ch, budget in [(8, 1 << 12), (128, 1 << 22), (1024, 1 << 24)]
-    ]
-    for o in outs[1:]:
-        torch.testing.assert_close(o.features, outs[0].features, atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(o.transmittance, outs[0].transmittance, atol=1e-6, rtol=1e-5)
-    img = tiles_to_image(outs[0].features, bins.tiles_x, bins.tiles_y, 16, 70, 50)
-    assert img.shape == (50, 70, 3)
+    images = []
+    settings = [(16, 8, 1 << 12), (16, 128, 1 << 22), (4, 1024, 1 << 24), (4, 32, 1 << 16), (8, 64, 1 << 20)]
+    for tile, ch, budget in settings:
+        bins = bin_gaussians_to_tiles(p.means2d[0], p.radii[0], p.depths[0], 70, 50, tile)
+        o = composite_tiles(bins, p.means2d[0], p.conics[0], opac, colors, tile, chunk=ch, element_budget=budget)
+        grid = (bins.tiles_x, bins.tiles_y, tile, 70, 50)
+        images.append((tiles_to_image(o.features, *grid), tiles_to_image(o.transmittance, *grid)))
+    assert images[0][0].shape == (50, 70, 3)
+    for feats, trans in images[1:]:
+        torch.testing.assert_close(feats, images[0][0], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(trans, images[0][1], atol=1e-6, rtol=1e-5)
 
 
 def test_differentiable_with_respect_to_features():
