@@ -45,6 +45,9 @@ def splat_from_vertex_array(data: np.ndarray, path: str | os.PathLike | None) ->
             "(expected 0, 9, 24 or 45 named f_rest_0..f_rest_{n-1})",
         )
 
+    matrix = _float32_matrix(data)  # fast path: every property little-endian float32, packed in order
+    position = {name: i for i, name in enumerate(names)}
+
     def col(name: str) -> np.ndarray:
         column = data[name]
         if not np.issubdtype(column.dtype, np.floating):
@@ -52,6 +55,11 @@ def splat_from_vertex_array(data: np.ndarray, path: str | os.PathLike | None) ->
         return np.asarray(column, dtype=np.float32)
 
     def stack(keys) -> np.ndarray:
+        if matrix is not None:
+            cols = [position[k] for k in keys]
+            if cols == list(range(cols[0], cols[0] + len(cols))):  # the usual layout: a slice, no gather
+                return np.ascontiguousarray(matrix[:, cols[0] : cols[0] + len(cols)])
+            return np.ascontiguousarray(matrix[:, cols])
         return np.stack([col(k) for k in keys], axis=1)
 
     n = data.shape[0]
@@ -78,6 +86,17 @@ def splat_from_vertex_array(data: np.ndarray, path: str | os.PathLike | None) ->
         extras=extras,
         property_order=order,
     )
+
+
+def _float32_matrix(data: np.ndarray) -> np.ndarray | None:
+    """[N, F] float32 view of a structured array whose F fields are packed little-endian float32 in
+    order, or None. Taking columns from it is one pass over memory instead of one pass per column."""
+    dtype = data.dtype
+    fields = [dtype.fields[name] for name in dtype.names or ()]
+    packed = all(ft == np.dtype("<f4") and offset == 4 * i for i, (ft, offset, *_) in enumerate(fields))
+    if not fields or not packed or dtype.itemsize != 4 * len(fields) or not data.flags.c_contiguous:
+        return None
+    return data.view(np.float32).reshape(len(data), len(fields))
 
 
 def _rest_index(name: str) -> int:
