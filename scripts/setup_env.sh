@@ -29,6 +29,6 @@ want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "installing the engine environment into $VENV (first time: a few minutes, ~5 GB for torch)" >&2
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[engine,dev]"
+  "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[engine,sam,dev]"
   echo "$want" > "$stamp"
 fi

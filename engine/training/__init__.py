@@ -1,0 +1,1 @@
+"""SAGA feature training: training views, mask scales, pixel identities, pair sampling, the trainer."""
