@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default="scene")
     s.set_defaults(func=cmd_generate_scene)
 
+    from engine import train_command
+
+    train_command.add_parser(sub)
+
     s = sub.add_parser("demo", help="the main job on the built-in demo scene")
     s.add_argument("--out", default="demo_out")
     s.add_argument("--gaussians", type=int, default=200_000)
@@ -168,13 +172,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from engine.cameras.cameras import CameraFileError
+    from engine.masks.source import MaskSourceError
     from engine.render.rasterization import BackendUnavailableError
+    from engine.training.checkpoint import CheckpointError
     from saga_blender.core.errors import SplatFileError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (SplatFileError, CameraFileError, BackendUnavailableError, ValueError) as exc:
+    except (
+        SplatFileError,
+        CameraFileError,
+        BackendUnavailableError,
+        MaskSourceError,
+        CheckpointError,
+        ValueError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

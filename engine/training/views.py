@@ -48,26 +48,33 @@ def rendered_views(splat, cameras: Cameras, device: str = "cpu", backend: str = 
                            cameras.viewmats[i], cameras.Ks[i])  # fmt: skip
 
 
-def captured_views(splat, cameras: Cameras, device: str = "cpu", backend: str = "auto") -> Iterator[TrainingView]:
-    """Views from the capture: the photo from disk, depth and alpha rendered from the splat. Every camera
-    needs ``image_paths``; an image that is missing or whose size differs from the camera's is reported
-    naming the file (CameraFileError)."""
+def captured_views(
+    splat, cameras: Cameras, max_side: int | None = None, device: str = "cpu", backend: str = "auto"
+) -> Iterator[TrainingView]:
+    """Views from the capture: the photo from disk (resized so its longest side is at most ``max_side``),
+    depth and alpha rendered from the splat at the same size. Every camera needs ``image_paths``; a missing
+    image, or one whose size differs from its camera's, is reported naming the file (CameraFileError)."""
     from PIL import Image
 
     from engine.render.render_views import render_views
 
     if cameras.image_paths is None:
         raise CameraFileError(None, "the cameras have no image files; give the images folder")
-    for path in cameras.image_paths:
-        if not os.path.exists(path):
-            raise CameraFileError(path, "image file not found")
-    for i, view in enumerate(render_views(splat, cameras, backend=backend, device=device)):
+    missing = [p for p in cameras.image_paths if not os.path.exists(p)]
+    if missing:
+        raise CameraFileError(missing[0], f"image file not found ({len(missing)} of {len(cameras)} missing)")
+    factor = 1.0 if not max_side else min(1.0, max_side / max(cameras.width, cameras.height))
+    scaled = cameras.scaled(factor) if factor < 1.0 else cameras
+    for i, view in enumerate(render_views(splat, scaled, backend=backend, device=device)):
         path = cameras.image_paths[i]
         with Image.open(path) as im:
-            image = np.asarray(im.convert("RGB"))
-        if image.shape[:2] != (cameras.height, cameras.width):
-            raise CameraFileError(path, f"image is {image.shape[1]}x{image.shape[0]} but its camera is "
-                                        f"{cameras.width}x{cameras.height}")  # fmt: skip
+            if im.size != (cameras.width, cameras.height):
+                raise CameraFileError(path, f"image is {im.size[0]}x{im.size[1]} but its camera is "
+                                            f"{cameras.width}x{cameras.height}")  # fmt: skip
+            rgb = im.convert("RGB")
+            if scaled is not cameras:
+                rgb = rgb.resize((scaled.width, scaled.height), Image.LANCZOS)
+            image = np.asarray(rgb)
         depth = np.where(view.alpha > 0.5, view.depth, np.nan).astype(np.float32)
-        yield TrainingView(view.name, image, depth, view.alpha.astype(np.float32), cameras.viewmats[i],
-                           cameras.Ks[i])  # fmt: skip
+        yield TrainingView(view.name, image, depth, view.alpha.astype(np.float32), scaled.viewmats[i],
+                           scaled.Ks[i])  # fmt: skip

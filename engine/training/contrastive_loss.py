@@ -1,0 +1,119 @@
+"""SAGA's scale-aware contrastive loss with its resampling and re-weighting (paper eq. 7-13, appendix A.1).
+
+For one view, P sampled pixels and S scales:
+- Corr_m [S, P, P]: mask correspondence (pixel_identity.mask_correspondence).
+- Corr_f [S, P, P]: cosine similarity of the scale-gated rendered features.
+- Pairs whose Corr_m changes across the sampled scales form the inconsistent set Q_in (all kept). From the
+  always-positive set Q_pos and the always-negative set Q_neg, |Q_in| / 2 pairs each are drawn at random,
+  plus the hard pairs (positive with Corr_f < 0.75, negative with Corr_f > 0.5, per scale).
+- Weight w(p1, p2) = 1 / (m_p1 m_p2), m_p the mean area of the masks containing p, min-max normalised to
+  [1, 10] over the pairs used in the iteration.
+- L_corr = (1 - 2 Corr_m) max(Corr_f, 0); the loss is the weighted mean over Q_in + phi(Q_pos), plus the
+  weighted mean over Q_in + phi(Q_neg), plus mean L_norm = 1 - ||F(p)|| over the pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+HARD_POSITIVE_BELOW = 0.75
+HARD_NEGATIVE_ABOVE = 0.5
+WEIGHT_RANGE = (1.0, 10.0)
+
+
+@dataclass
+class PairSets:
+    """Selections of pixel pairs (p1 < p2). ``inconsistent``, ``positive_draw`` and ``negative_draw`` are
+    [P, P]; the hard pairs depend on the scale and are [S, P, P]."""
+
+    inconsistent: torch.Tensor
+    always: torch.Tensor
+    never: torch.Tensor
+    positive_draw: torch.Tensor
+    negative_draw: torch.Tensor
+    hard_positive: torch.Tensor
+    hard_negative: torch.Tensor
+
+    @property
+    def positive_used(self) -> torch.Tensor:
+        """[S, P, P] Q_in + phi(Q_pos)."""
+        return (self.inconsistent | self.positive_draw)[None] | self.hard_positive
+
+    @property
+    def negative_used(self) -> torch.Tensor:
+        """[S, P, P] Q_in + phi(Q_neg)."""
+        return (self.inconsistent | self.negative_draw)[None] | self.hard_negative
+
+
+def split_pairs(
+    corr_m: torch.Tensor, corr_f: torch.Tensor, generator: torch.Generator | None = None, min_each: int = 256
+) -> PairSets:
+    """Resampling of appendix A.1 over the unordered pairs p1 < p2 (no self pairs).
+
+    |Q_in| / 2 pairs (at least ``min_each``, so a view with one granularity still trains) are drawn from
+    Q_pos and from Q_neg, each pair independently with the probability that gives that expected count."""
+    P = corr_m.shape[1]
+    upper = torch.ones(P, P, dtype=torch.bool, device=corr_m.device).triu_(diagonal=1)
+    any_pos = corr_m.any(dim=0)
+    always = corr_m.all(dim=0) & upper
+    never = ~any_pos & upper
+    inconsistent = any_pos & upper & ~always
+    n_draw = max(int(inconsistent.sum()) // 2, min_each)
+    u = torch.rand(P, P, generator=generator).to(corr_m.device)
+
+    def draw(candidates: torch.Tensor) -> torch.Tensor:
+        p = min(1.0, n_draw / max(int(candidates.sum()), 1))
+        return candidates & (u < p)
+
+    return PairSets(
+        inconsistent, always, never, draw(always), draw(never),
+        always[None] & (corr_f < HARD_POSITIVE_BELOW), never[None] & (corr_f > HARD_NEGATIVE_ABOVE),
+    )  # fmt: skip
+
+
+def pair_weights(mean_mask_area: torch.Tensor) -> torch.Tensor:
+    """[P] mean area of the masks containing each pixel -> [P, P] raw weights 1 / (m_p1 m_p2)."""
+    inv = 1.0 / mean_mask_area.clamp_min(1.0)
+    return inv[:, None] * inv[None, :]
+
+
+def normalise_weights(raw: torch.Tensor, used: torch.Tensor) -> torch.Tensor:
+    """Min-max normalise the weights of the used pairs [P, P] to [1, 10] (all 1 if they are equal)."""
+    if not bool(used.any()):
+        return torch.ones_like(raw)
+    inf = torch.tensor(float("inf"), dtype=raw.dtype, device=raw.device)
+    lo = torch.where(used, raw, inf).min()
+    hi = torch.where(used, raw, -inf).max()
+    scale = (WEIGHT_RANGE[1] - WEIGHT_RANGE[0]) / (hi - lo) if hi > lo else torch.zeros_like(hi)
+    return WEIGHT_RANGE[0] + (raw - lo) * scale
+
+
+def saga_loss(
+    rendered: torch.Tensor,  # [P, D] F(p) before the gate
+    gates: torch.Tensor,  # [S, D] S(s)
+    corr_m: torch.Tensor,  # [S, P, P] bool
+    mean_mask_area: torch.Tensor,  # [P]
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, dict]:
+    """The SAGA loss for one view (see module doc). Returns (loss, stats)."""
+    gated = gates[:, None, :] * rendered[None, :, :]  # [S, P, D]
+    unit = gated / gated.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    corr_f = unit @ unit.transpose(1, 2)  # [S, P, P]
+    sets = split_pairs(corr_m, corr_f.detach(), generator)
+    pos_used, neg_used = sets.positive_used, sets.negative_used
+    w = normalise_weights(pair_weights(mean_mask_area), (pos_used | neg_used).any(dim=0))  # [P, P]
+    # L_corr = (1 - 2 Corr_m) max(Corr_f, 0): -relu on positives, +relu on negatives
+    signed = torch.where(corr_m, -w, w) * corr_f.clamp_min(0.0)
+    loss_pos = (signed * pos_used).sum() / pos_used.sum().clamp_min(1)
+    loss_neg = (signed * neg_used).sum() / neg_used.sum().clamp_min(1)
+    loss_norm = (1.0 - rendered.norm(dim=-1)).mean()
+    loss = loss_pos + loss_neg + loss_norm
+    stats = {
+        "loss": float(loss.detach()),
+        "corr": float((loss_pos + loss_neg).detach()),
+        "norm": float(loss_norm.detach()),
+        "inconsistent_pairs": int(sets.inconsistent.sum()),
+    }
+    return loss, stats

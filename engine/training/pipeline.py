@@ -1,0 +1,169 @@
+"""Prepare a scene: views, masks, mask scales, the frozen-geometry precompute, training, checkpoint.
+
+Stages report progress through one callback (stage, overall percent, ETA, message); ``cancel`` (a
+threading.Event) stops within one view or one training iteration and leaves the previous checkpoint as
+it was. Everything reusable is cached in the work folder: masks per view (``masks/``) and the checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from engine.cameras.cameras import Cameras
+from saga_blender.core.gaussians import GaussianSplat
+
+from .checkpoint import CHECKPOINT_NAME, SceneCheckpoint, package_versions, save_checkpoint
+from .mask_scales import ScaleTransform
+from .trainer import TrainingCancelled, TrainSettings, knn_neighbours, train_features
+from .view_records import ViewRecord, build_view_record
+from .views import TrainingView
+
+# share of the overall progress bar per stage
+STAGE_WEIGHTS = {"views and masks": 0.35, "neighbours": 0.03, "training": 0.6, "saving": 0.02}
+TOP_K = 32
+
+
+@dataclass
+class Progress:
+    stage: str
+    step: int
+    total: int
+    percent: float  # overall, 0-100
+    eta_s: float | None
+    message: str = ""
+    info: dict = field(default_factory=dict)
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class PrepareResult:
+    checkpoint_path: str
+    seconds: float
+    training_seconds: float
+    num_views: int
+    num_masks: int
+    final_loss: float
+
+
+class _Reporter:
+    def __init__(self, fn: ProgressFn | None):
+        self.fn = fn
+        self.done = 0.0  # weight of finished stages
+
+    def stage(self, name: str, step: int, total: int, started: float, message: str = "", info=None) -> None:
+        if self.fn is None:
+            return
+        frac = step / total if total else 1.0
+        elapsed = time.perf_counter() - started
+        eta = elapsed / frac * (1 - frac) if 0 < frac < 1 else (0.0 if frac >= 1 else None)
+        pct = 100.0 * (self.done + STAGE_WEIGHTS[name] * frac)
+        self.fn(Progress(name, step, total, min(pct, 100.0), eta, message, info or {}))
+
+    def finish(self, name: str) -> None:
+        self.done += STAGE_WEIGHTS[name]
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise TrainingCancelled("preparation cancelled; the previous checkpoint (if any) is unchanged")
+
+
+def prepare_scene(
+    splat: GaussianSplat,
+    views: Callable[[], object],  # () -> iterator of TrainingView
+    num_views: int,
+    mask_source,
+    workdir: str,
+    settings: TrainSettings,
+    device: str = "cpu",
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    metadata: dict | None = None,
+) -> PrepareResult:
+    """Run every stage and write ``workdir/saga_features.npz`` (atomically)."""
+    from engine.masks.mask_cache import MaskCache
+    from engine.render.contributors import render_contributors
+    from engine.render.splat_tensors import splat_to_tensors
+
+    t_start = time.perf_counter()
+    report = _Reporter(progress)
+    os.makedirs(workdir, exist_ok=True)
+    cache = MaskCache(os.path.join(workdir, "masks"))
+    records_dir = os.path.join(workdir, "records")
+    shutil.rmtree(records_dir, ignore_errors=True)
+    os.makedirs(records_dir)
+    st = splat_to_tensors(splat, device)
+
+    started = time.perf_counter()
+    records: list[ViewRecord] = []
+    for i, view in enumerate(views()):
+        _check_cancel(cancel)
+        view: TrainingView
+        masks = cache.masks_for_view(mask_source, view)
+        vm = torch.from_numpy(view.viewmat.astype(np.float32))[None].to(device)
+        K = torch.from_numpy(view.K.astype(np.float32))[None].to(device)
+        contrib = render_contributors(st.means, st.quats, st.scales, st.opacities, vm, K, view.width, view.height,
+                                      top_k=TOP_K, backend="auto")  # fmt: skip
+        record = build_view_record(view.name, masks, view.depth, view.K, contrib.ids[0].cpu().numpy(),
+                                   contrib.weights[0].cpu().numpy(), view.alpha)  # fmt: skip
+        folder = os.path.join(records_dir, f"{i:05d}")
+        record.save(folder)
+        records.append(ViewRecord.load(folder))  # memory-mapped from here on
+        del masks, contrib, record
+        report.stage("views and masks", i + 1, num_views, started, f"view {i + 1}/{num_views}: {view.name}")
+    report.finish("views and masks")
+    if not records:
+        raise ValueError("no training views")
+    all_scales = np.concatenate([np.asarray(r.scales) for r in records])
+    if len(all_scales) == 0:
+        raise ValueError(f"the mask source '{mask_source.name}' produced no usable mask in {len(records)} views")
+    transform = ScaleTransform.fit(all_scales)
+    unit_scales = [transform.to_unit(np.asarray(r.scales)) for r in records]
+
+    started = time.perf_counter()
+    _check_cancel(cancel)
+    neighbours = knn_neighbours(splat.means, settings.knn)
+    report.stage("neighbours", 1, 1, started, f"{settings.knn} nearest neighbours of {len(splat)} Gaussians")
+    report.finish("neighbours")
+
+    started = time.perf_counter()
+
+    def on_step(step: int, total: int, stats: dict) -> None:
+        if step % 10 == 0 or step == total:
+            report.stage("training", step, total, started, f"iteration {step}/{total}, loss {stats['loss']:.4f}",
+                         stats)  # fmt: skip
+
+    result = train_features(records, unit_scales, neighbours, settings, device=device, progress=on_step, cancel=cancel)
+    report.finish("training")
+
+    started = time.perf_counter()
+    _check_cancel(cancel)
+    meta = dict(metadata or {})
+    meta.update(
+        content_hash=splat.content_hash(), num_gaussians=len(splat), settings=settings.to_dict(),
+        num_views=len(records), mask_source=mask_source.name, mask_settings=mask_source.settings(),
+        versions=package_versions(), training_seconds=round(result.seconds, 2),
+    )  # fmt: skip
+    path = os.path.join(workdir, CHECKPOINT_NAME)
+    save_checkpoint(path, SceneCheckpoint(result.features, result.gate_weight, result.gate_bias,
+                                          transform.quantiles, meta))  # fmt: skip
+    report.stage("saving", 1, 1, started, path)
+    report.finish("saving")
+    return PrepareResult(path, time.perf_counter() - t_start, result.seconds, len(records),
+                         len(all_scales), float(np.mean(result.losses[-50:])))  # fmt: skip
+
+
+def auto_training_cameras(splat: GaussianSplat, n_views: int, size: int, layout: str = "auto") -> Cameras:
+    from engine.cameras.auto_views import auto_views
+
+    return auto_views(splat, n_views, width=size, height=size, layout=layout)

@@ -1,0 +1,196 @@
+"""Training SAGA's affinity features on the frozen geometry (SPEC section 3.3-3.7).
+
+Every Gaussian has a raw feature f_i in R^D and the scene has one scale gate S(s) = sigmoid(W s + b). The
+feature used everywhere is the mean of the raw features of the Gaussian's K = 16 nearest neighbours (half
+of them dropped at random per iteration during training). A pixel's feature is
+F(p) = sum_k w_{p,k} f_k / ||f_k|| over its precomputed contributors, so no rasteriser runs in the loop.
+Each iteration takes one view, N_p pixels and N_s random scales plus 0 and 1, and minimises
+``contrastive_loss.saga_loss`` with Adam.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .contrastive_loss import saga_loss
+from .pixel_identity import mask_correspondence, unpack_membership
+from .view_records import ViewRecord
+
+
+class TrainingCancelled(RuntimeError):
+    """Training stopped because the caller asked for it (nothing was written)."""
+
+
+@dataclass
+class TrainSettings:
+    feature_dim: int = 32
+    iterations: int = 3000
+    lr: float = 0.0025
+    num_scales: int = 8  # random scales per iteration, plus the extremes 0 and 1
+    num_pixels: int = 1000
+    knn: int = 16
+    knn_keep: float = 0.5  # fraction of neighbours kept per iteration while training
+    init_std: float = 0.1
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class AffinityModel(nn.Module):
+    """Raw per-Gaussian features [N, D] and the scale gate Linear(1, D) + sigmoid."""
+
+    def __init__(self, num_gaussians: int, dim: int, init_std: float, generator: torch.Generator):
+        super().__init__()
+        self.features = nn.Parameter(torch.randn(num_gaussians, dim, generator=generator) * init_std)
+        self.gate = nn.Linear(1, dim)
+        with torch.no_grad():  # deterministic gate init from the same generator
+            self.gate.weight.copy_(torch.randn(dim, 1, generator=generator) * 0.5)
+            self.gate.bias.zero_()
+
+    def gates(self, scales: torch.Tensor) -> torch.Tensor:
+        """[S] unit scales -> [S, D] gate vectors."""
+        return torch.sigmoid(self.gate(scales[:, None]))
+
+
+def smoothed(raw: torch.Tensor, neighbours: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor | None = None):
+    """Mean raw feature over the neighbours (optionally a subset of neighbour columns) of Gaussians ``rows``."""
+    nb = neighbours[rows] if cols is None else neighbours[rows][..., cols]
+    return raw[nb].mean(dim=-2)
+
+
+class RowAdam:
+    """Adam for a large [N, D] table of which each step reads only a few rows ("lazy" Adam, as
+    torch.optim.SparseAdam): moments and bias correction advance only for the rows that got a gradient."""
+
+    def __init__(self, table: torch.Tensor, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.table, self.lr, self.betas, self.eps = table, lr, betas, eps
+        self.m = torch.zeros_like(table)
+        self.v = torch.zeros_like(table)
+        self.t = torch.zeros(table.shape[0], dtype=table.dtype, device=table.device)
+
+    @torch.no_grad()
+    def step(self, rows: torch.Tensor, grad: torch.Tensor) -> None:
+        b1, b2 = self.betas
+        self.t[rows] += 1
+        t = self.t[rows][:, None]
+        m = self.m[rows].mul_(b1).add_(grad, alpha=1 - b1)
+        v = self.v[rows].mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        self.m[rows], self.v[rows] = m, v
+        update = (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + self.eps)
+        self.table[rows] -= self.lr * update
+
+
+def smoothed_all(raw: torch.Tensor, neighbours: torch.Tensor, chunk: int = 262_144) -> torch.Tensor:
+    """The saved feature: mean over all K neighbours, for every Gaussian [N, D]."""
+    out = torch.empty_like(raw)
+    for start in range(0, raw.shape[0], chunk):
+        rows = torch.arange(start, min(start + chunk, raw.shape[0]))
+        out[rows] = smoothed(raw, neighbours, rows)
+    return out
+
+
+class PixelBatch:
+    """What one training step reads: the contributors of P pixels, the distinct Gaussians among them, and the
+    distinct rows of the feature table their (kept) neighbours point to, as a small leaf tensor, so autograd
+    and the optimiser never touch the whole [N, D] table."""
+
+    def __init__(self, table: torch.Tensor, neighbours: torch.Tensor, ids: torch.Tensor, weights: torch.Tensor,
+                 cols: torch.Tensor | None):  # fmt: skip
+        self.weights = weights * (ids >= 0)  # [P, Kc]
+        gaussians, self.pixel_to_gaussian = torch.unique(ids.clamp_min(0), return_inverse=True)  # [G], [P, Kc]
+        nb = neighbours[gaussians] if cols is None else neighbours[gaussians][:, cols]  # [G, k]
+        self.rows, self.gaussian_to_rows = torch.unique(nb, return_inverse=True)  # [R], [G, k]
+        self.leaf = table[self.rows].detach().requires_grad_(True)  # [R, D]
+
+    def render(self) -> torch.Tensor:
+        """F(p) [P, D] = sum_k w_pk unit(smoothed f_{id_pk}), smoothed = mean over the kept neighbours."""
+        feats = self.leaf[self.gaussian_to_rows].mean(dim=1)  # [G, D]
+        unit = feats / feats.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+        return (unit[self.pixel_to_gaussian] * self.weights[..., None]).sum(dim=1)
+
+
+@dataclass
+class TrainResult:
+    features: np.ndarray  # [N, D] float32 smoothed (all K neighbours)
+    gate_weight: np.ndarray  # [D, 1]
+    gate_bias: np.ndarray  # [D]
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+ProgressFn = Callable[[int, int, dict], None]
+
+
+def train_features(
+    records: list[ViewRecord],
+    unit_scales: list[np.ndarray],  # per record: [M] mask scales mapped to [0, 1], ascending
+    neighbours: np.ndarray,  # [N, K] int kNN indices (self included)
+    settings: TrainSettings,
+    device: str = "cpu",
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> TrainResult:
+    """Train and return the smoothed features and the gate. Deterministic for ``settings.seed`` on CPU."""
+    usable = [i for i, r in enumerate(records) if r.num_masks > 0 and len(r.pixels) >= 2]
+    if not usable:
+        raise ValueError("no view has both masks and covered pixels: nothing to learn from")
+    gen = torch.Generator().manual_seed(settings.seed)
+    nb = torch.from_numpy(np.ascontiguousarray(neighbours, dtype=np.int64)).to(device)
+    model = AffinityModel(nb.shape[0], settings.feature_dim, settings.init_std, gen).to(device)
+    # Adam on the gate; lazy row-wise Adam on the features: a step only touches the rows that were read.
+    opt_gate = torch.optim.Adam(model.gate.parameters(), lr=settings.lr)
+    opt_features = RowAdam(model.features.data, lr=settings.lr)
+    keep = max(1, round(settings.knn_keep * nb.shape[1]))
+    losses: list[float] = []
+    t0 = time.perf_counter()
+    for step in range(settings.iterations):
+        if cancel is not None and cancel.is_set():
+            raise TrainingCancelled("training cancelled")
+        v = usable[int(torch.randint(len(usable), (1,), generator=gen))]
+        rec = records[v]
+        n_pix = min(settings.num_pixels, len(rec.pixels))
+        rows = torch.randperm(len(rec.pixels), generator=gen)[:n_pix].sort().values.numpy()
+        ids = torch.from_numpy(np.asarray(rec.ids[rows], np.int64)).to(device)
+        weights = torch.from_numpy(np.asarray(rec.weights[rows], np.float32)).to(device)
+        member = unpack_membership(torch.from_numpy(np.asarray(rec.membership[rows])), rec.num_masks).to(device)
+        mask_s = torch.from_numpy(np.asarray(unit_scales[v], np.float32)).to(device)
+        s = torch.cat([torch.rand(settings.num_scales, generator=gen), torch.tensor([0.0, 1.0])]).to(device)
+        cols = torch.randperm(nb.shape[1], generator=gen)[:keep].to(device)
+        batch = PixelBatch(model.features.data, nb, ids, weights, cols)
+        rendered = batch.render()
+        corr_m = mask_correspondence(member, mask_s, s)
+        mean_area = torch.from_numpy(np.asarray(rec.mean_area[rows], np.float32)).to(device)
+        loss, stats = saga_loss(rendered, model.gates(s), corr_m, mean_area, gen)
+        opt_gate.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_gate.step()
+        opt_features.step(batch.rows, batch.leaf.grad)
+        losses.append(stats["loss"])
+        if progress is not None:
+            progress(step + 1, settings.iterations, stats)
+    with torch.no_grad():
+        final = smoothed_all(model.features, nb).cpu().numpy().astype(np.float32)
+    return TrainResult(
+        final,
+        model.gate.weight.detach().cpu().numpy().copy(),
+        model.gate.bias.detach().cpu().numpy().copy(),
+        losses,
+        time.perf_counter() - t0,
+    )
+
+
+def knn_neighbours(means: np.ndarray, k: int = 16) -> np.ndarray:
+    """[N, k] indices of each Gaussian's k nearest Gaussians by position (itself first)."""
+    from scipy.spatial import cKDTree
+
+    k = min(k, len(means))
+    _, idx = cKDTree(means).query(means, k=k, workers=-1)
+    return np.asarray(idx, dtype=np.int64).reshape(len(means), k)

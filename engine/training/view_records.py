@@ -1,0 +1,97 @@
+"""Per-view training records: everything the trainer needs from one view, computed once.
+
+Because the splat's geometry is frozen, each covered pixel's top-K contributors and blending weights never
+change, so a record stores them with the pixel's mask membership (bit-packed, masks in ascending scale
+order), the masks' metric scales and areas. Records live on disk as ``.npy`` files and are memory-mapped,
+so training samples a view's rows without holding every view (or every mask) in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .mask_scales import mask_scales
+from .pixel_identity import pack_membership
+
+ARRAYS = ("pixels", "ids", "weights", "membership", "scales", "areas", "mean_area")
+
+
+@dataclass
+class ViewRecord:
+    """pixels [P] int64 flat indices of covered pixels; ids [P, K] int32 (-1 none); weights [P, K] float32;
+    membership [P, W] int64 packed (mask j = bit j, masks sorted by metric scale ascending); scales [M]
+    metric; areas [M] pixels; mean_area [P] mean area of the masks containing the pixel (H*W if none)."""
+
+    name: str
+    height: int
+    width: int
+    pixels: np.ndarray
+    ids: np.ndarray
+    weights: np.ndarray
+    membership: np.ndarray
+    scales: np.ndarray
+    areas: np.ndarray
+    mean_area: np.ndarray
+
+    @property
+    def num_masks(self) -> int:
+        return len(self.scales)
+
+    def save(self, folder: str) -> None:
+        """Write atomically: a temporary folder renamed into place."""
+        tmp = f"{folder}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        for key in ARRAYS:
+            np.save(os.path.join(tmp, f"{key}.npy"), getattr(self, key))
+        with open(os.path.join(tmp, "meta.json"), "w") as fh:
+            json.dump({"name": self.name, "height": self.height, "width": self.width}, fh)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+
+    @staticmethod
+    def load(folder: str, mmap: bool = True) -> ViewRecord:
+        with open(os.path.join(folder, "meta.json")) as fh:
+            meta = json.load(fh)
+        mode = "r" if mmap else None
+        arrays = {
+            key: np.load(os.path.join(folder, f"{key}.npy"), mmap_mode=mode, allow_pickle=False) for key in ARRAYS
+        }
+        return ViewRecord(meta["name"], meta["height"], meta["width"], **arrays)
+
+
+def build_view_record(
+    name: str,
+    masks: np.ndarray,  # [M, H, W] bool
+    depth: np.ndarray,  # [H, W], NaN where empty
+    K: np.ndarray,  # [3, 3]
+    contrib_ids: np.ndarray,  # [H, W, Kc] int
+    contrib_weights: np.ndarray,  # [H, W, Kc]
+    alpha: np.ndarray,  # [H, W]
+    min_alpha: float = 0.5,
+) -> ViewRecord:
+    """Combine one view's masks and contributors into a record (masks without a valid scale are dropped)."""
+    h, w = depth.shape
+    metric = mask_scales(masks, depth, K) if len(masks) else np.zeros(0)
+    keep = np.isfinite(metric)
+    masks, metric = masks[keep], metric[keep]
+    order = np.argsort(metric, kind="stable")
+    masks, metric = masks[order], metric[order]
+    flat_ids = contrib_ids.reshape(h * w, -1)
+    pixels = np.flatnonzero((alpha.reshape(-1) > min_alpha) & (flat_ids[:, 0] >= 0))
+    member = masks.reshape(len(masks), h * w)[:, pixels].T  # [P, M]
+    areas = masks.reshape(len(masks), -1).sum(axis=1).astype(np.float32)
+    counts = member.sum(axis=1)
+    mean_area = np.where(counts > 0, (member * areas[None, :]).sum(axis=1) / np.maximum(counts, 1), h * w)
+    packed = pack_membership(torch.from_numpy(np.ascontiguousarray(member))).numpy()
+    return ViewRecord(
+        name=name, height=h, width=w, pixels=pixels.astype(np.int64),
+        ids=flat_ids[pixels].astype(np.int32), weights=contrib_weights.reshape(h * w, -1)[pixels].astype(np.float32),
+        membership=packed, scales=metric.astype(np.float64), areas=areas, mean_area=mean_area.astype(np.float32),
+    )  # fmt: skip
