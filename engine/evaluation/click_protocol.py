@@ -66,9 +66,16 @@ def query_feature(ckpt: SceneCheckpoint, ids: np.ndarray, weights: np.ndarray) -
 
 
 def evaluate_clicks(
-    scene, ckpt: SceneCheckpoint, cameras, clicks: list[Click], gt_labels: np.ndarray, threshold: float = THRESHOLD
+    scene,
+    ckpt: SceneCheckpoint,
+    cameras,
+    clicks: list[Click],
+    gt_labels: np.ndarray,
+    threshold: float = THRESHOLD,
+    consider: np.ndarray | None = None,
 ) -> np.ndarray:
-    """IoU [len(clicks), len(SCALES)] of each click's selection against ``gt_labels == click.label``."""
+    """IoU [len(clicks), len(SCALES)] of each click's selection against ``gt_labels == click.label``, over the
+    Gaussians where ``consider`` is True (all when None; e.g. those seen by the training views)."""
     st = splat_to_tensors(scene.splat)
     vm, K = cameras_to_tensors(cameras)
     ious = np.zeros((len(clicks), len(SCALES)))
@@ -84,8 +91,12 @@ def evaluate_clicks(
         w = contrib.weights[0, click.y, click.x].numpy()
         query = query_feature(ckpt, ids, w)
         truth = gt_labels == click.label
+        if consider is not None:
+            truth = truth & consider
         for j, s in enumerate(SCALES):
             selected = selection_scores(ckpt, query, s) >= threshold
+            if consider is not None:
+                selected &= consider
             union = np.count_nonzero(selected | truth)
             ious[c, j] = np.count_nonzero(selected & truth) / union if union else 0.0
     return ious

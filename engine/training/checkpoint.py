@@ -30,6 +30,8 @@ class SceneCheckpoint:
     gate_bias: np.ndarray  # [D]
     scale_quantiles: np.ndarray  # [Q]
     metadata: dict
+    #: [N] each Gaussian's largest blending weight at any pixel of the training views (0 = never seen)
+    visibility: np.ndarray | None = None
 
     @property
     def content_hash(self) -> str:
@@ -62,6 +64,7 @@ def save_checkpoint(path: str, ckpt: SceneCheckpoint, crash_after_temp_write=Non
         gate_bias=ckpt.gate_bias.astype(np.float32),
         scale_quantiles=ckpt.scale_quantiles.astype(np.float64),
         metadata=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+        visibility=(np.zeros(0) if ckpt.visibility is None else ckpt.visibility).astype(np.float16),
     )
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
@@ -85,8 +88,9 @@ def load_checkpoint(path: str, expected_hash: str | None = None) -> SceneCheckpo
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(bytes(data["metadata"]).decode())
+            vis = data["visibility"].astype(np.float32) if "visibility" in data.files else np.zeros(0)
             ckpt = SceneCheckpoint(data["features"], data["gate_weight"], data["gate_bias"],
-                                   data["scale_quantiles"], meta)  # fmt: skip
+                                   data["scale_quantiles"], meta, vis if len(vis) else None)  # fmt: skip
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path}: damaged or not a SAGA checkpoint ({exc})") from exc
     if int(meta.get("checkpoint_version", 0)) > CHECKPOINT_VERSION:

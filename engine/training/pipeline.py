@@ -95,6 +95,8 @@ def prepare_scene(
     from engine.render.contributors import render_contributors
     from engine.render.splat_tensors import splat_to_tensors
 
+    if len(splat) == 0:
+        raise ValueError("the scene has no Gaussians: nothing to train")
     t_start = time.perf_counter()
     report = _Reporter(progress)
     os.makedirs(workdir, exist_ok=True)
@@ -106,6 +108,7 @@ def prepare_scene(
 
     started = time.perf_counter()
     records: list[ViewRecord] = []
+    visibility = np.zeros(len(splat), np.float32)
     for i, view in enumerate(views()):
         _check_cancel(cancel)
         view: TrainingView
@@ -116,6 +119,8 @@ def prepare_scene(
                                       top_k=TOP_K, backend="auto")  # fmt: skip
         record = build_view_record(view.name, masks, view.depth, view.K, contrib.ids[0].cpu().numpy(),
                                    contrib.weights[0].cpu().numpy(), view.alpha)  # fmt: skip
+        valid = record.ids >= 0
+        np.maximum.at(visibility, record.ids[valid], record.weights[valid])
         folder = os.path.join(records_dir, f"{i:05d}")
         record.save(folder)
         records.append(ViewRecord.load(folder))  # memory-mapped from here on
@@ -156,7 +161,7 @@ def prepare_scene(
     )  # fmt: skip
     path = os.path.join(workdir, CHECKPOINT_NAME)
     save_checkpoint(path, SceneCheckpoint(result.features, result.gate_weight, result.gate_bias,
-                                          transform.quantiles, meta))  # fmt: skip
+                                          transform.quantiles, meta, visibility))  # fmt: skip
     report.stage("saving", 1, 1, started, path)
     report.finish("saving")
     return PrepareResult(path, time.perf_counter() - t_start, result.seconds, len(records),

@@ -38,6 +38,9 @@ class TrainSettings:
     knn: int = 16
     knn_keep: float = 0.5  # fraction of neighbours kept per iteration while training
     init_std: float = 0.1
+    # share of each iteration's pixels drawn mask-first (a random mask, then a random pixel in it), so
+    # small parts are sampled as often as large ones; the rest are uniform over covered pixels (SAGA)
+    mask_balanced: float = 0.0
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -117,6 +120,22 @@ class PixelBatch:
         return (unit[self.pixel_to_gaussian] * self.weights[..., None]).sum(dim=1)
 
 
+def sample_rows(rec: ViewRecord, n: int, mask_balanced: float, gen: torch.Generator) -> np.ndarray:
+    """Sorted distinct rows of a record: ``mask_balanced`` of them mask-first, the rest uniform."""
+    total = len(rec.pixels)
+    n = min(n, total)
+    n_mask = round(n * mask_balanced) if rec.num_masks else 0
+    uniform = torch.randperm(total, generator=gen)[: n - n_mask].numpy()
+    if n_mask == 0:
+        return np.sort(uniform)
+    offsets = np.asarray(rec.mask_offsets)
+    masks = torch.randint(rec.num_masks, (n_mask,), generator=gen).numpy()
+    start, size = offsets[masks], offsets[masks + 1] - offsets[masks]
+    pick = start + (torch.rand(n_mask, generator=gen).numpy() * size).astype(np.int64)
+    from_masks = np.asarray(rec.mask_rows)[pick[size > 0]]
+    return np.unique(np.concatenate([uniform, from_masks]))
+
+
 @dataclass
 class TrainResult:
     features: np.ndarray  # [N, D] float32 smoothed (all K neighbours)
@@ -156,8 +175,7 @@ def train_features(
             raise TrainingCancelled("training cancelled")
         v = usable[int(torch.randint(len(usable), (1,), generator=gen))]
         rec = records[v]
-        n_pix = min(settings.num_pixels, len(rec.pixels))
-        rows = torch.randperm(len(rec.pixels), generator=gen)[:n_pix].sort().values.numpy()
+        rows = sample_rows(rec, settings.num_pixels, settings.mask_balanced, gen)
         ids = torch.from_numpy(np.asarray(rec.ids[rows], np.int64)).to(device)
         weights = torch.from_numpy(np.asarray(rec.weights[rows], np.float32)).to(device)
         member = unpack_membership(torch.from_numpy(np.asarray(rec.membership[rows])), rec.num_masks).to(device)

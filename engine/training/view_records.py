@@ -19,14 +19,15 @@ import torch
 from .mask_scales import mask_scales
 from .pixel_identity import pack_membership
 
-ARRAYS = ("pixels", "ids", "weights", "membership", "scales", "areas", "mean_area")
+ARRAYS = ("pixels", "ids", "weights", "membership", "scales", "areas", "mean_area", "mask_offsets", "mask_rows")
 
 
 @dataclass
 class ViewRecord:
     """pixels [P] int64 flat indices of covered pixels; ids [P, K] int32 (-1 none); weights [P, K] float32;
     membership [P, W] int64 packed (mask j = bit j, masks sorted by metric scale ascending); scales [M]
-    metric; areas [M] pixels; mean_area [P] mean area of the masks containing the pixel (H*W if none)."""
+    metric; areas [M] pixels; mean_area [P] mean area of the masks containing the pixel (H*W if none);
+    mask_rows[mask_offsets[j]:mask_offsets[j + 1]] are the rows (into ``pixels``) covered by mask j."""
 
     name: str
     height: int
@@ -38,6 +39,8 @@ class ViewRecord:
     scales: np.ndarray
     areas: np.ndarray
     mean_area: np.ndarray
+    mask_offsets: np.ndarray
+    mask_rows: np.ndarray
 
     @property
     def num_masks(self) -> int:
@@ -90,8 +93,12 @@ def build_view_record(
     counts = member.sum(axis=1)
     mean_area = np.where(counts > 0, (member * areas[None, :]).sum(axis=1) / np.maximum(counts, 1), h * w)
     packed = pack_membership(torch.from_numpy(np.ascontiguousarray(member))).numpy()
+    mask_idx, rows = np.nonzero(member.T)  # CSR of each mask's covered rows, for mask-balanced sampling
+    offsets = np.zeros(len(masks) + 1, np.int64)
+    offsets[1:] = np.cumsum(np.bincount(mask_idx, minlength=len(masks)))
     return ViewRecord(
         name=name, height=h, width=w, pixels=pixels.astype(np.int64),
         ids=flat_ids[pixels].astype(np.int32), weights=contrib_weights.reshape(h * w, -1)[pixels].astype(np.float32),
         membership=packed, scales=metric.astype(np.float64), areas=areas, mean_area=mean_area.astype(np.float32),
+        mask_offsets=offsets, mask_rows=rows.astype(np.int64),
     )  # fmt: skip

@@ -16,6 +16,7 @@ from engine.training.trainer import (
     TrainingCancelled,
     TrainSettings,
     knn_neighbours,
+    sample_rows,
     smoothed_all,
     train_features,
 )
@@ -126,9 +127,30 @@ def test_cancel_stops_within_one_iteration(tmp_path):
 def test_records_without_masks_are_refused(tmp_path):
     records, _, nb = toy_records(tmp_path)
     empty = [ViewRecord(r.name, r.height, r.width, r.pixels, r.ids, r.weights, r.membership[:, :0],
-                        np.zeros(0), np.zeros(0), r.mean_area) for r in records]  # fmt: skip
+                        np.zeros(0), np.zeros(0), r.mean_area, np.zeros(1, np.int64), np.zeros(0, np.int64))
+             for r in records]  # fmt: skip
     with pytest.raises(ValueError, match="no view has both masks"):
         train_features(empty, [np.zeros(0)] * 2, nb, TrainSettings(iterations=2, knn=4))
+
+
+def test_mask_balanced_sampling_reaches_small_masks(tmp_path):
+    """Mask-first sampling draws pixels of a tiny mask far more often than uniform sampling does."""
+    size = 40
+    masks = np.zeros((2, size, size), bool)
+    masks[0] = True
+    masks[1, :6, :6] = True  # 36 of 1600 pixels
+    ids = np.random.default_rng(0).integers(0, 100, (size, size, 2))
+    rec = build_view_record("v", masks, np.full((size, size), 2.0, np.float32),
+                            np.array([[30.0, 0, 20], [0, 30.0, 20], [0, 0, 1]]), ids,
+                            np.full((size, size, 2), 0.4, np.float32), np.ones((size, size), np.float32))  # fmt: skip
+    small_rows = set(np.asarray(rec.mask_rows)[rec.mask_offsets[0] : rec.mask_offsets[1]].tolist())
+    gen = torch.Generator().manual_seed(0)
+    hits = {}
+    for balanced in (0.0, 0.5):
+        hits[balanced] = sum(len(small_rows & set(sample_rows(rec, 100, balanced, gen).tolist())) for _ in range(50))
+    assert len(small_rows) == 36 and hits[0.5] > 4 * max(hits[0.0], 1)
+    rows = sample_rows(rec, 100, 0.5, gen)
+    assert len(np.unique(rows)) == len(rows) and (np.diff(rows) > 0).all()
 
 
 def make_ckpt(hash_="abc"):
