@@ -101,13 +101,13 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"\nscene: {args.gaussians:,} Gaussians, {args.views} training views at {args.size} px, "
           f"{args.iterations} iterations x {args.pixels} pixels; peak memory {peak:.2f} GiB")  # fmt: skip
-    print("source | objects mIoU best scale | objects fixed scale | parts best | parts fixed | training s")
+    print("source | Gaussians counted | objects mIoU best scale | objects fixed scale | parts best | parts fixed")
     for r in rows:
-        o, p = r["objects"], r["parts"]
-        print(
-            f"{r['source']} | {o['best_scale_miou']:.3f} | {o['fixed_scale_miou']:.3f} @ {o['fixed_scale']:.1f} | "
-            f"{p['best_scale_miou']:.3f} | {p['fixed_scale_miou']:.3f} @ {p['fixed_scale']:.1f} | {r['training_s']:.0f}"
-        )
+        for which, o, p in [(f"seen ({r['seen_fraction']:.0%})", r["objects"], r["parts"]),
+                            ("all", r["objects_all"], r["parts_all"])]:  # fmt: skip
+            print(f"{r['source']} | {which} | {o['best_scale_miou']:.3f} | {o['fixed_scale_miou']:.3f} @ "
+                  f"{o['fixed_scale']:.1f} | {p['best_scale_miou']:.3f} | {p['fixed_scale_miou']:.3f} @ "
+                  f"{p['fixed_scale']:.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":
