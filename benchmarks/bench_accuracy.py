@@ -40,7 +40,7 @@ def run_source(name, scene, train_cams, eval_cams, eval_maps, args, workdir) -> 
 
         source = DamagedLabelMaskSource.from_scene(scene, train_cams, seed=0)
     settings = TrainSettings(iterations=args.iterations, num_pixels=args.pixels, lr=args.lr,
-                             mask_balanced=args.mask_balanced, seed=0)  # fmt: skip
+                             mask_balanced=args.mask_balanced, knn=args.knn, seed=0)  # fmt: skip
     t0 = time.perf_counter()
     result = prepare_scene(scene.splat, lambda: rendered_views(scene.splat, train_cams), len(train_cams), source,
                            workdir, settings)  # fmt: skip
@@ -74,6 +74,7 @@ def main() -> None:
     ap.add_argument("--pixels", type=int, default=400)
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--mask-balanced", type=float, default=0.5)
+    ap.add_argument("--knn", type=int, default=16, help="neighbours of the feature smoothing")
     ap.add_argument("--sources", default="weights-free,damaged-gt")
     args = ap.parse_args()
 
