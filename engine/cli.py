@@ -11,7 +11,8 @@ import time
 EXIT_USAGE = 2
 
 
-def _read(path: str, sanitize: bool):
+def read_scene(path: str, sanitize: bool):
+    """Read a splat file for a command; a sanitising read says on stderr what it dropped."""
     from saga_blender.core.splat_io import read_splat
 
     result = read_splat(path, sanitize=sanitize)
@@ -62,7 +63,7 @@ def cmd_info(args) -> int:
 def cmd_convert(args) -> int:
     from saga_blender.core.splat_io import write_splat
 
-    result = _read(args.input, args.sanitize)
+    result = read_scene(args.input, args.sanitize)
     write_splat(args.output, result.splat)
     print(f"wrote {args.output}: {len(result.splat)} Gaussians, SH degree {result.splat.sh_degree} (INRIA .ply)")
     return 0
@@ -77,7 +78,7 @@ def parse_views(spec: str) -> int:
 def cmd_render(args) -> int:
     from engine.render.render_views import render_to_folder
 
-    result = _read(args.file, args.sanitize)
+    result = read_scene(args.file, args.sanitize)
     cameras = _cameras_for(args, result.splat)
     os.makedirs(args.out, exist_ok=True)
     cameras.save_json(os.path.join(args.out, "cameras.json"))

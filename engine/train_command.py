@@ -83,22 +83,22 @@ def make_views(args, splat, device: str):
         factor = min(1.0, size / max(cams.width, cams.height))
         scaled = cams.scaled(factor)
         return (lambda: captured_views(splat, scaled, device=device, source_cameras=cams)), len(cams), "capture"
+    from engine.cameras.auto_views import auto_views
     from engine.cli import parse_views
-    from engine.training.pipeline import auto_training_cameras
 
     n = parse_views(args.views or "auto:32")
-    cams = auto_training_cameras(splat, n, size)
+    cams = auto_views(splat, n, width=size, height=size)
     return (lambda: rendered_views(splat, cams, device=device)), n, f"{n} automatic views"
 
 
 def cmd_train(args) -> int:
-    from engine.cli import _read
+    from engine.cli import read_scene
     from engine.training.pipeline import prepare_scene
     from engine.training.trainer import TrainingCancelled, TrainSettings
 
     device = resolve_device(args.device)
     t0 = time.perf_counter()
-    splat = _read(args.scene, args.sanitize).splat
+    splat = read_scene(args.scene, args.sanitize).splat
     source = make_mask_source(args, device)
     views, n_views, what = make_views(args, splat, device)
     settings = TrainSettings(

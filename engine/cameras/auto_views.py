@@ -47,7 +47,7 @@ import numpy as np
 
 from saga_blender.core.gaussians import GaussianSplat
 
-from .cameras import Cameras, intrinsics
+from .cameras import Cameras, intrinsics, look_at_viewmats
 from .scene_bounds import SceneBounds, scene_bounds
 
 LAYOUTS = ("auto", "object", "room")
@@ -110,24 +110,6 @@ def _up_frame(bounds: SceneBounds) -> np.ndarray:
             break
     e1 /= np.linalg.norm(e1)
     return np.stack([e1, np.cross(up, e1), up])
-
-
-def look_at_viewmats(eyes: np.ndarray, targets: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """[C, 4, 4] world-to-camera (OpenCV), vectorised ``cameras.look_at_viewmat``."""
-    z = targets - eyes
-    z /= np.linalg.norm(z, axis=1, keepdims=True)
-    x = np.cross(z, up)
-    bad = np.linalg.norm(x, axis=1) < 1e-8
-    if bad.any():  # looking along up: any perpendicular
-        alt = np.where(np.abs(z[bad, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
-        x[bad] = np.cross(z[bad], alt)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    rot = np.stack([x, np.cross(z, x), z], axis=1)  # rows: camera axes in world
-    out = np.zeros((len(eyes), 4, 4))
-    out[:, :3, :3] = rot
-    out[:, :3, 3] = -np.einsum("cij,cj->ci", rot, eyes)
-    out[:, 3, 3] = 1.0
-    return out
 
 
 def _project(viewmats: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -170,17 +170,26 @@ def intrinsics(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
+def look_at_viewmats(eyes: np.ndarray, targets: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """[C, 4, 4] world-to-camera (OpenCV) for cameras at ``eyes`` [C, 3] looking at ``targets`` [C, 3], image up
+    ~ ``up`` (x = z cross up, so image y points away from up; a camera looking along up gets any roll)."""
+    z = targets - eyes
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    x = np.cross(z, up)
+    bad = np.linalg.norm(x, axis=1) < 1e-8
+    if bad.any():  # looking along up: any perpendicular
+        alt = np.where(np.abs(z[bad, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+        x[bad] = np.cross(z[bad], alt)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    rot = np.stack([x, np.cross(z, x), z], axis=1)  # rows: camera axes in world
+    out = np.zeros((len(eyes), 4, 4))
+    out[:, :3, :3] = rot
+    out[:, :3, 3] = -np.einsum("cij,cj->ci", rot, eyes)
+    out[:, 3, 3] = 1.0
+    return out
+
+
 def look_at_viewmat(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """World-to-camera (OpenCV) for a camera at ``eye`` looking at ``target``; image up ~ ``up``."""
-    eye = np.asarray(eye, np.float64)
-    z = np.asarray(target, np.float64) - eye
-    z /= np.linalg.norm(z)
-    up = np.asarray(up, np.float64)
-    x = np.cross(z, up)  # OpenCV: x = y cross z with y = -up (image y points down)
-    if np.linalg.norm(x) < 1e-8:  # looking along up: pick any perpendicular
-        x = np.cross(z, np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0]))
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    c2w = np.eye(4)
-    c2w[:3, 0], c2w[:3, 1], c2w[:3, 2], c2w[:3, 3] = x, y, z, eye
-    return np.linalg.inv(c2w)
+    """World-to-camera (OpenCV) for one camera at ``eye`` looking at ``target``; image up ~ ``up``."""
+    eye = np.asarray(eye, np.float64)[None]
+    return look_at_viewmats(eye, np.asarray(target, np.float64)[None], np.asarray(up, np.float64))[0]

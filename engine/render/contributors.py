@@ -13,7 +13,7 @@ import torch
 
 from .projection import project_gaussians
 from .rasterization import resolve_backend
-from .tile_rasterizer import TORCH_TILE_SIZE, bin_gaussians_to_tiles, composite_tiles, tiles_to_image
+from .tile_rasterizer import TORCH_TILE_SIZE, composite_view
 
 
 @dataclass
@@ -80,12 +80,11 @@ def render_contributors(
             radii, means2d, depths, conics = proj.radii, proj.means2d, proj.depths, proj.conics
         ids, weights, alphas = [], [], []
         for c in range(viewmats.shape[0]):
-            bins = bin_gaussians_to_tiles(means2d[c], radii[c], depths[c], width, height, tile_size)
-            out = composite_tiles(bins, means2d[c], conics[c], opacities, None, tile_size, top_k=top_k)
-            grid = (bins.tiles_x, bins.tiles_y, tile_size, width, height)
-            ids.append(tiles_to_image(out.topk_ids, *grid))
-            weights.append(tiles_to_image(out.topk_weights, *grid))
-            alphas.append(1.0 - tiles_to_image(out.transmittance, *grid))
+            view = composite_view(means2d[c], radii[c], depths[c], conics[c], opacities, None, width, height,
+                                  tile_size, top_k=top_k)  # fmt: skip
+            ids.append(view.topk_ids)
+            weights.append(view.topk_weights)
+            alphas.append(view.alpha)
     return Contributors(torch.stack(ids), torch.stack(weights), torch.stack(alphas))
 
 

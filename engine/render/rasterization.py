@@ -17,7 +17,7 @@ import torch
 
 from .projection import project_gaussians
 from .sh import spherical_harmonics
-from .tile_rasterizer import TORCH_TILE_SIZE, bin_gaussians_to_tiles, composite_tiles, tiles_to_image
+from .tile_rasterizer import TORCH_TILE_SIZE, composite_view
 
 RENDER_MODES = ("RGB", "D", "ED", "RGB+D", "RGB+ED")
 BACKENDS = ("auto", "torch", "gsplat")
@@ -140,12 +140,10 @@ def _rasterization_torch(
             parts.append(proj.depths[c][:, None])
         feats = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         opac = opacities * proj.compensations[c] if rasterize_mode == "antialiased" else opacities
-        bins = bin_gaussians_to_tiles(proj.means2d[c], proj.radii[c], proj.depths[c], width, height, tile_size)
-        out = composite_tiles(bins, proj.means2d[c], proj.conics[c], opac, feats, tile_size)
-        img = tiles_to_image(out.features, bins.tiles_x, bins.tiles_y, tile_size, width, height)
-        alpha = 1.0 - tiles_to_image(out.transmittance, bins.tiles_x, bins.tiles_y, tile_size, width, height)
-        images.append(img)
-        alphas.append(alpha[..., None])
+        view = composite_view(proj.means2d[c], proj.radii[c], proj.depths[c], proj.conics[c], opac, feats,
+                              width, height, tile_size)  # fmt: skip
+        images.append(view.features)
+        alphas.append(view.alpha[..., None])
     render_colors = torch.stack(images)  # [C, H, W, X]
     render_alphas = torch.stack(alphas)  # [C, H, W, 1]
     if backgrounds is not None and want_color:

@@ -182,3 +182,38 @@ def tiles_to_image(x: torch.Tensor, tiles_x: int, tiles_y: int, tile_size: int, 
     img = x.reshape(tiles_y, tiles_x, tile_size, tile_size, *rest)
     img = img.transpose(1, 2).reshape(tiles_y * tile_size, tiles_x * tile_size, *rest)
     return img[:height, :width]
+
+
+@dataclass
+class ViewImages:
+    """One view's compositing results as images: features [H, W, D] (None when no features), alpha [H, W],
+    and with top-K the contributor ids / weights [H, W, K]."""
+
+    features: torch.Tensor | None
+    alpha: torch.Tensor
+    topk_ids: torch.Tensor | None
+    topk_weights: torch.Tensor | None
+
+
+def composite_view(
+    means2d: torch.Tensor,  # [N, 2]
+    radii: torch.Tensor,  # [N, 2]
+    depths: torch.Tensor,  # [N]
+    conics: torch.Tensor,  # [N, 3]
+    opacities: torch.Tensor,  # [N]
+    features: torch.Tensor | None,  # [N, D]
+    width: int,
+    height: int,
+    tile_size: int = TORCH_TILE_SIZE,
+    top_k: int = 0,
+) -> ViewImages:
+    """Bin one projected view to tiles, composite it, and return image-shaped results."""
+    bins = bin_gaussians_to_tiles(means2d, radii, depths, width, height, tile_size)
+    out = composite_tiles(bins, means2d, conics, opacities, features, tile_size, top_k=top_k)
+    grid = (bins.tiles_x, bins.tiles_y, tile_size, width, height)
+    return ViewImages(
+        None if out.features is None else tiles_to_image(out.features, *grid),
+        1.0 - tiles_to_image(out.transmittance, *grid),
+        None if out.topk_ids is None else tiles_to_image(out.topk_ids, *grid),
+        None if out.topk_weights is None else tiles_to_image(out.topk_weights, *grid),
+    )

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine.cameras.cameras import Cameras
 from saga_blender.core.gaussians import GaussianSplat
 
 from .checkpoint import CHECKPOINT_NAME, SceneCheckpoint, package_versions, save_checkpoint
@@ -166,9 +165,3 @@ def prepare_scene(
     report.finish("saving")
     return PrepareResult(path, time.perf_counter() - t_start, result.seconds, len(records),
                          len(all_scales), float(np.mean(result.losses[-50:])))  # fmt: skip
-
-
-def auto_training_cameras(splat: GaussianSplat, n_views: int, size: int, layout: str = "auto") -> Cameras:
-    from engine.cameras.auto_views import auto_views
-
-    return auto_views(splat, n_views, width=size, height=size, layout=layout)

@@ -11,11 +11,10 @@ from engine.cameras.auto_views import (
     auto_views,
     choose_layout,
     fibonacci_band,
-    look_at_viewmats,
     plan_views,
     view_coverage,
 )
-from engine.cameras.cameras import look_at_viewmat
+from engine.cameras.cameras import look_at_viewmat, look_at_viewmats
 from engine.cameras.scene_bounds import OccupancyGrid, scene_bounds
 from engine.cameras.up_axis import smallest_axes
 from engine.synthetic.scene_generator import TABLE_TOP_Z, generate_table_scene
