@@ -72,7 +72,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--iterations", type=int, default=3000)
     ap.add_argument("--pixels", type=int, default=400)
-    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--lr", type=float, default=0.03)
     ap.add_argument("--mask-balanced", type=float, default=0.5)
     ap.add_argument("--knn", type=int, default=16, help="neighbours of the feature smoothing")
     ap.add_argument("--sources", default="weights-free,damaged-gt")

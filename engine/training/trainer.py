@@ -6,6 +6,11 @@ of them dropped at random per iteration during training). A pixel's feature is
 F(p) = sum_k w_{p,k} f_k / ||f_k|| over its precomputed contributors, so no rasteriser runs in the loop.
 Each iteration takes one view, N_p pixels and N_s random scales plus 0 and 1, and minimises
 ``contrastive_loss.saga_loss`` with Adam.
+
+The gate starts "spread": dimension d is on below its own unit scale c_d (c spread over [0, 1]) and off above,
+so every granularity owns some dimensions from the first step. With a random start the gates of all
+dimensions drift together, the fine levels (a mug's handle, a die next to an apple) are out-voted by the
+coarse ones in a shared subspace, and never separate (accuracy benchmark: parts mIoU 0.76 -> 0.86).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .contrastive_loss import saga_loss
@@ -32,7 +38,7 @@ class TrainingCancelled(RuntimeError):
 class TrainSettings:
     feature_dim: int = 32
     iterations: int = 3000
-    lr: float = 0.0025
+    lr: float = 0.03  # SAGA uses 0.0025 for 10,000 iterations of 1000 pixels; we train far fewer steps
     num_scales: int = 8  # random scales per iteration, plus the extremes 0 and 1
     num_pixels: int = 1000
     knn: int = 16
@@ -40,7 +46,9 @@ class TrainSettings:
     init_std: float = 0.1
     # share of each iteration's pixels drawn mask-first (a random mask, then a random pixel in it), so
     # small parts are sampled as often as large ones; the rest are uniform over covered pixels (SAGA)
-    mask_balanced: float = 0.0
+    mask_balanced: float = 0.5
+    gate_init: str = "spread"  # "spread" (each dimension switches off at its own scale) or "random"
+    gate_sharpness: float = 10.0
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -50,13 +58,24 @@ class TrainSettings:
 class AffinityModel(nn.Module):
     """Raw per-Gaussian features [N, D] and the scale gate Linear(1, D) + sigmoid."""
 
-    def __init__(self, num_gaussians: int, dim: int, init_std: float, generator: torch.Generator):
+    def __init__(self, num_gaussians: int, dim: int, init_std: float, generator: torch.Generator,
+                 gate_init: str = "spread", gate_sharpness: float = 10.0):  # fmt: skip
         super().__init__()
         self.features = nn.Parameter(torch.randn(num_gaussians, dim, generator=generator) * init_std)
         self.gate = nn.Linear(1, dim)
-        with torch.no_grad():  # deterministic gate init from the same generator
-            self.gate.weight.copy_(torch.randn(dim, 1, generator=generator) * 0.5)
-            self.gate.bias.zero_()
+        with torch.no_grad():
+            if gate_init == "spread":
+                # dimension d starts "on" below the unit scale c_d and "off" above it, the c_d spread evenly
+                # over [0, 1] and a little beyond: from the first step every granularity has dimensions of
+                # its own, so the fine levels are not out-voted by the coarse ones in a shared subspace
+                c = torch.linspace(0.0, 1.0 + 2.0 / gate_sharpness, dim)
+                self.gate.weight.copy_(torch.full((dim, 1), -gate_sharpness))
+                self.gate.bias.copy_(gate_sharpness * c)
+            elif gate_init == "random":  # deterministic random init from the same generator
+                self.gate.weight.copy_(torch.randn(dim, 1, generator=generator) * 0.5)
+                self.gate.bias.zero_()
+            else:
+                raise ValueError(f"gate_init must be 'spread' or 'random', not {gate_init!r}")
 
     def gates(self, scales: torch.Tensor) -> torch.Tensor:
         """[S] unit scales -> [S, D] gate vectors."""
@@ -81,14 +100,18 @@ class RowAdam:
 
     @torch.no_grad()
     def step(self, rows: torch.Tensor, grad: torch.Tensor) -> None:
+        """One Adam step for the distinct ``rows`` [R] with their gradient [R, D]."""
         b1, b2 = self.betas
-        self.t[rows] += 1
-        t = self.t[rows][:, None]
-        m = self.m[rows].mul_(b1).add_(grad, alpha=1 - b1)
-        v = self.v[rows].mul_(b2).addcmul_(grad, grad, value=1 - b2)
-        self.m[rows], self.v[rows] = m, v
-        update = (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + self.eps)
-        self.table[rows] -= self.lr * update
+        t = self.t.index_select(0, rows).add_(1)
+        self.t.index_copy_(0, rows, t)
+        m = self.m.index_select(0, rows).mul_(b1).add_(grad, alpha=1 - b1)
+        v = self.v.index_select(0, rows).mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        self.m.index_copy_(0, rows, m)
+        self.v.index_copy_(0, rows, v)
+        denom = v.div_((1 - b2**t)[:, None]).sqrt_().add_(self.eps)
+        update = m.div_((1 - b1**t)[:, None]).div_(denom)
+        # rows are distinct, so a gather-update-scatter is exact (and much faster than index_add_ on CPU)
+        self.table.index_copy_(0, rows, self.table.index_select(0, rows).sub_(update, alpha=self.lr))
 
 
 def smoothed_all(raw: torch.Tensor, neighbours: torch.Tensor, chunk: int = 262_144) -> torch.Tensor:
@@ -111,13 +134,14 @@ class PixelBatch:
         gaussians, self.pixel_to_gaussian = torch.unique(ids.clamp_min(0), return_inverse=True)  # [G], [P, Kc]
         nb = neighbours[gaussians] if cols is None else neighbours[gaussians][:, cols]  # [G, k]
         self.rows, self.gaussian_to_rows = torch.unique(nb, return_inverse=True)  # [R], [G, k]
-        self.leaf = table[self.rows].detach().requires_grad_(True)  # [R, D]
+        self.leaf = table.index_select(0, self.rows).requires_grad_(True)  # [R, D]
 
     def render(self) -> torch.Tensor:
-        """F(p) [P, D] = sum_k w_pk unit(smoothed f_{id_pk}), smoothed = mean over the kept neighbours."""
-        feats = self.leaf[self.gaussian_to_rows].mean(dim=1)  # [G, D]
+        """F(p) [P, D] = sum_k w_pk unit(smoothed f_{id_pk}), smoothed = mean over the kept neighbours.
+        Both sums are embedding bags: a fused gather-reduce whose backward is a fused scatter-add."""
+        feats = F.embedding_bag(self.gaussian_to_rows, self.leaf, mode="mean")  # [G, D]
         unit = feats / feats.norm(dim=-1, keepdim=True).clamp_min(1e-8)
-        return (unit[self.pixel_to_gaussian] * self.weights[..., None]).sum(dim=1)
+        return F.embedding_bag(self.pixel_to_gaussian, unit, per_sample_weights=self.weights, mode="sum")
 
 
 def sample_rows(rec: ViewRecord, n: int, mask_balanced: float, gen: torch.Generator) -> np.ndarray:
@@ -163,7 +187,8 @@ def train_features(
         raise ValueError("no view has both masks and covered pixels: nothing to learn from")
     gen = torch.Generator().manual_seed(settings.seed)
     nb = torch.from_numpy(np.ascontiguousarray(neighbours, dtype=np.int64)).to(device)
-    model = AffinityModel(nb.shape[0], settings.feature_dim, settings.init_std, gen).to(device)
+    model = AffinityModel(nb.shape[0], settings.feature_dim, settings.init_std, gen, settings.gate_init,
+                          settings.gate_sharpness).to(device)
     # Adam on the gate; lazy row-wise Adam on the features: a step only touches the rows that were read.
     opt_gate = torch.optim.Adam(model.gate.parameters(), lr=settings.lr)
     opt_features = RowAdam(model.features.data, lr=settings.lr)

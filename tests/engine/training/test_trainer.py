@@ -32,6 +32,24 @@ def test_gate_is_linear_then_sigmoid():
     torch.testing.assert_close(g, expect)
 
 
+def test_spread_gate_init_gives_each_granularity_its_own_dimensions():
+    model = AffinityModel(10, 32, 0.1, torch.Generator().manual_seed(0), gate_init="spread", gate_sharpness=10.0)
+    s = torch.linspace(0, 1, 11)
+    on = model.gates(s) > 0.5  # [11, 32]
+    assert on[0].sum() >= 31  # the finest scale sees (almost) every dimension
+    assert (on.sum(dim=1)[1:] <= on.sum(dim=1)[:-1]).all()  # coarser scales see fewer ...
+    assert on[-1].sum() >= 2 and on[-1].sum() < on[5].sum() < on[0].sum()  # ... but never none
+    assert (on[1:] <= on[:-1]).all()  # a dimension, once off, stays off: nested granularities
+
+
+def test_random_gate_init_is_deterministic():
+    a = AffinityModel(10, 32, 0.1, torch.Generator().manual_seed(3), gate_init="random")
+    b = AffinityModel(10, 32, 0.1, torch.Generator().manual_seed(3), gate_init="random")
+    torch.testing.assert_close(a.gate.weight, b.gate.weight)
+    with pytest.raises(ValueError, match="gate_init"):
+        AffinityModel(10, 32, 0.1, torch.Generator(), gate_init="zeros")
+
+
 def test_knn_smoothing_matrix():
     rng = np.random.default_rng(0)
     means = rng.normal(size=(500, 3))
