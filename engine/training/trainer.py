@@ -187,8 +187,9 @@ def train_features(
         raise ValueError("no view has both masks and covered pixels: nothing to learn from")
     gen = torch.Generator().manual_seed(settings.seed)
     nb = torch.from_numpy(np.ascontiguousarray(neighbours, dtype=np.int64)).to(device)
-    model = AffinityModel(nb.shape[0], settings.feature_dim, settings.init_std, gen, settings.gate_init,
-                          settings.gate_sharpness).to(device)
+    model = AffinityModel(
+        nb.shape[0], settings.feature_dim, settings.init_std, gen, settings.gate_init, settings.gate_sharpness
+    ).to(device)
     # Adam on the gate; lazy row-wise Adam on the features: a step only touches the rows that were read.
     opt_gate = torch.optim.Adam(model.gate.parameters(), lr=settings.lr)
     opt_features = RowAdam(model.features.data, lr=settings.lr)
