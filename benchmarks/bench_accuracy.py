@@ -20,12 +20,25 @@ import time
 
 import numpy as np
 
+
+def _variants() -> dict:
+    from engine.query.postprocess import PostProcess
+
+    return {
+        "none": None,
+        "outlier filter": PostProcess(outlier_filter=True),
+        "filter + growth (paper: r = max NN distance)": PostProcess(outlier_filter=True, grow=True),
+        "filter + growth (r = 0.95 quantile)": PostProcess(outlier_filter=True, grow=True, grow_quantile=0.95),
+    }
+
+
 #: A Gaussian counts as seen when it carries at least this blending weight at some training-view pixel.
 VISIBLE_WEIGHT = 0.05
 
 
 def run_source(name, scene, train_cams, eval_cams, eval_maps, args, workdir) -> dict:
-    from engine.evaluation.click_protocol import choose_clicks, evaluate_clicks, summarise
+    from engine.evaluation.click_protocol import SCALES, choose_clicks, evaluate_clicks, summarise
+    from engine.query.predictor import ScenePredictor
     from engine.training.checkpoint import load_checkpoint
     from engine.training.pipeline import prepare_scene
     from engine.training.trainer import TrainSettings
@@ -46,18 +59,31 @@ def run_source(name, scene, train_cams, eval_cams, eval_maps, args, workdir) -> 
                            workdir, settings)  # fmt: skip
     prepare_s = time.perf_counter() - t0
     ckpt = load_checkpoint(result.checkpoint_path, scene.splat.content_hash())
+    predictor = ScenePredictor(scene.splat, ckpt)
     objects = np.arange(1, len(scene.object_names))  # object 0 is the floor ("background")
     parts = np.array([p for p in range(len(scene.part_names)) if scene.part_object[p] != 0])
     obj_clicks = choose_clicks([m[0] for m in eval_maps], objects)
     part_clicks = choose_clicks([m[1] for m in eval_maps], parts)
     seen = ckpt.visibility >= VISIBLE_WEIGHT
-    obj_iou = evaluate_clicks(scene, ckpt, eval_cams, obj_clicks, scene.object_id, consider=seen)
-    part_iou = evaluate_clicks(scene, ckpt, eval_cams, part_clicks, scene.part_id, consider=seen)
-    obj_all = evaluate_clicks(scene, ckpt, eval_cams, obj_clicks, scene.object_id)
-    part_all = evaluate_clicks(scene, ckpt, eval_cams, part_clicks, scene.part_id)
+    obj_iou = evaluate_clicks(predictor, eval_cams, obj_clicks, scene.object_id, consider=seen)
+    part_iou = evaluate_clicks(predictor, eval_cams, part_clicks, scene.part_id, consider=seen)
+    obj_all = evaluate_clicks(predictor, eval_cams, obj_clicks, scene.object_id)
+    part_all = evaluate_clicks(predictor, eval_cams, part_clicks, scene.part_id)
+    post = {}  # post-processing variants at each click's best plain scale and at the fixed scale of its level
+    for variant, settings in _variants().items():
+        row = {}
+        for level, clicks, labels, plain in [("objects", obj_clicks, scene.object_id, obj_iou),
+                                             ("parts", part_clicks, scene.part_id, part_iou)]:  # fmt: skip
+            fixed = SCALES[int(plain.mean(axis=0).argmax())]
+            scales = np.stack([SCALES[plain.argmax(axis=1)], np.full(len(clicks), fixed)], axis=1)
+            ious = evaluate_clicks(predictor, eval_cams, clicks, labels, consider=seen, postprocess=settings,
+                                   scales=scales)  # fmt: skip
+            row[level] = (float(ious[:, 0].mean()), float(ious[:, 1].mean()))
+        post[variant] = row
     return {
         "source": name, "objects": summarise(obj_iou), "parts": summarise(part_iou),
         "objects_all": summarise(obj_all), "parts_all": summarise(part_all), "seen_fraction": float(seen.mean()),
+        "postprocess": post,
         "training_s": result.training_seconds, "prepare_s": prepare_s, "masks": result.num_masks,
         "per_object": {scene.object_names[c.label]: float(r.max()) for c, r in zip(obj_clicks, obj_iou, strict=True)},
         "per_part": {scene.part_names[c.label]: float(r.max()) for c, r in zip(part_clicks, part_iou, strict=True)},
@@ -109,6 +135,12 @@ def main() -> None:
             print(f"{r['source']} | {which} | {o['best_scale_miou']:.3f} | {o['fixed_scale_miou']:.3f} @ "
                   f"{o['fixed_scale']:.1f} | {p['best_scale_miou']:.3f} | {p['fixed_scale_miou']:.3f} @ "
                   f"{p['fixed_scale']:.1f}")  # fmt: skip
+    print("\npost-processing (seen Gaussians; at each click's best plain scale | at the level's fixed scale)")
+    print("source | variant | objects best | objects fixed | parts best | parts fixed")
+    for r in rows:
+        for variant, v in r["postprocess"].items():
+            print(f"{r['source']} | {variant} | {v['objects'][0]:.3f} | {v['objects'][1]:.3f} | {v['parts'][0]:.3f} | "
+                  f"{v['parts'][1]:.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -162,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     train_command.add_parser(sub)
 
+    from engine import query_commands
+
+    query_commands.add_parsers(sub)
+
     s = sub.add_parser("demo", help="the main job on the built-in demo scene")
     s.add_argument("--out", default="demo_out")
     s.add_argument("--gaussians", type=int, default=200_000)
@@ -188,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         MaskSourceError,
         CheckpointError,
         ValueError,
+        ImportError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

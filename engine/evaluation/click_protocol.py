@@ -4,7 +4,8 @@ For every object and every part: find the view where it is most visible and, in 
 pixel (largest distance to its 2D boundary in the ground-truth label map); click that pixel; sweep
 scales 0, 0.1, ..., 1; at each scale select the Gaussians whose scale-gated feature has cosine >= the
 threshold with the clicked pixel's query feature; score IoU against the ground-truth Gaussian set.
-The query feature is the clicked pixel's rendered feature, from its top-K contributors.
+The selection is exactly what the product returns for that click (``engine.query.predictor``): the query
+feature comes from the clicked pixel's contributors.
 """
 
 from __future__ import annotations
@@ -13,10 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-
-from engine.render.contributors import render_contributors
-from engine.render.splat_tensors import cameras_to_tensors, splat_to_tensors
-from engine.training.checkpoint import SceneCheckpoint
 
 SCALES = np.linspace(0.0, 1.0, 11)
 THRESHOLD = 0.75
@@ -49,52 +46,34 @@ def choose_clicks(label_maps: list[np.ndarray], labels: np.ndarray, min_area: in
     return clicks
 
 
-def selection_scores(ckpt: SceneCheckpoint, query: np.ndarray, scale: float) -> np.ndarray:
-    """[N] cosine between each Gaussian's gated feature and the gated query feature [D] at ``scale``."""
-    gate = ckpt.gate(scale)
-    f = ckpt.features * gate[None, :]
-    q = query * gate
-    return (f @ q) / (np.linalg.norm(f, axis=1) * np.linalg.norm(q) + 1e-12)
-
-
-def query_feature(ckpt: SceneCheckpoint, ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """F(p) = sum_k w_k f_k / ||f_k|| for one pixel's contributors (ids -1 ignored)."""
-    keep = ids >= 0
-    f = ckpt.features[ids[keep]]
-    f = f / np.linalg.norm(f, axis=1, keepdims=True).clip(1e-12)
-    return (f * weights[keep, None]).sum(axis=0)
-
-
 def evaluate_clicks(
-    scene,
-    ckpt: SceneCheckpoint,
+    predictor,
     cameras,
     clicks: list[Click],
     gt_labels: np.ndarray,
     threshold: float = THRESHOLD,
     consider: np.ndarray | None = None,
+    postprocess=None,
+    scales: np.ndarray = SCALES,
 ) -> np.ndarray:
-    """IoU [len(clicks), len(SCALES)] of each click's selection against ``gt_labels == click.label``, over the
-    Gaussians where ``consider`` is True (all when None; e.g. those seen by the training views)."""
-    st = splat_to_tensors(scene.splat)
-    vm, K = cameras_to_tensors(cameras)
-    ious = np.zeros((len(clicks), len(SCALES)))
-    contrib_cache: dict[int, object] = {}
+    """IoU [len(clicks), S] of each click's selection against ``gt_labels == click.label``, over the Gaussians
+    where ``consider`` is True (all when None; e.g. those seen by the training views). The selection is the
+    product's: ``ScenePredictor.predict`` with one positive click (optionally post-processed). ``scales`` is [S]
+    for every click, or [len(clicks), S] per click."""
+    from engine.query.prompts import Prompts, QueryCamera
+
+    scales = np.asarray(scales, np.float64)
+    per_click = scales if scales.ndim == 2 else np.broadcast_to(scales, (len(clicks), len(scales)))
+    ious = np.zeros(per_click.shape)
     for c, click in enumerate(clicks):
-        if click.view not in contrib_cache:
-            contrib_cache[click.view] = render_contributors(
-                st.means, st.quats, st.scales, st.opacities, vm[click.view : click.view + 1],
-                K[click.view : click.view + 1], cameras.width, cameras.height,
-            )  # fmt: skip
-        contrib = contrib_cache[click.view]
-        ids = contrib.ids[0, click.y, click.x].numpy()
-        w = contrib.weights[0, click.y, click.x].numpy()
-        query = query_feature(ckpt, ids, w)
+        camera = QueryCamera.from_cameras(cameras, click.view)
+        prompts = Prompts(positive=[(click.x, click.y)])
         truth = gt_labels == click.label
         if consider is not None:
             truth = truth & consider
-        for j, s in enumerate(SCALES):
-            selected = selection_scores(ckpt, query, s) >= threshold
+        for j, s in enumerate(per_click[c]):
+            selected = np.zeros(len(gt_labels), bool)
+            selected[predictor.predict(camera, prompts, float(s), threshold, postprocess).ids] = True
             if consider is not None:
                 selected &= consider
             union = np.count_nonzero(selected | truth)

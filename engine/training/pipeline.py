@@ -28,6 +28,7 @@ from .views import TrainingView
 # share of the overall progress bar per stage
 STAGE_WEIGHTS = {"views and masks": 0.35, "neighbours": 0.03, "training": 0.6, "saving": 0.02}
 TOP_K = 32
+CAMERAS_NAME = "cameras.json"  # the training views' cameras, so a query can name a view by index
 
 
 @dataclass
@@ -72,6 +73,16 @@ class _Reporter:
         self.done += STAGE_WEIGHTS[name]
 
 
+def _save_cameras(views: list[tuple], path: str) -> None:
+    """Write the training cameras (saga cameras.json, atomically) when they share one image size."""
+    from engine.cameras.cameras import Cameras
+
+    names, viewmats, Ks, widths, heights = zip(*views, strict=True)
+    if len(set(widths)) != 1 or len(set(heights)) != 1:
+        return
+    Cameras(np.stack(viewmats), np.stack(Ks), widths[0], heights[0], list(names)).save_json(path)
+
+
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("preparation cancelled; the previous checkpoint (if any) is unchanged")
@@ -107,10 +118,12 @@ def prepare_scene(
 
     started = time.perf_counter()
     records: list[ViewRecord] = []
+    seen_views: list[tuple] = []  # (name, viewmat, K, width, height)
     visibility = np.zeros(len(splat), np.float32)
     for i, view in enumerate(views()):
         _check_cancel(cancel)
         view: TrainingView
+        seen_views.append((view.name, view.viewmat, view.K, view.width, view.height))
         masks = cache.masks_for_view(mask_source, view)
         vm = torch.from_numpy(view.viewmat.astype(np.float32))[None].to(device)
         K = torch.from_numpy(view.K.astype(np.float32))[None].to(device)
@@ -128,6 +141,7 @@ def prepare_scene(
     report.finish("views and masks")
     if not records:
         raise ValueError("no training views")
+    _save_cameras(seen_views, os.path.join(workdir, CAMERAS_NAME))
     all_scales = np.concatenate([np.asarray(r.scales) for r in records])
     if len(all_scales) == 0:
         raise ValueError(f"the mask source '{mask_source.name}' produced no usable mask in {len(records)} views")

@@ -1,0 +1,1 @@
+"""Prompted segmentation, segment-everything and selection post-processing on a trained scene."""
