@@ -34,6 +34,7 @@ def run_size(n: int, device: str, clicks: int) -> dict:
     from engine.query.predictor import ScenePredictor
     from engine.query.prompts import Prompts, QueryCamera
     from engine.query.segment_everything import segment_everything
+    from engine.render.pixel_contributors import PixelContributorFinder
     from engine.synthetic.scene_generator import generate_table_scene
     from engine.training.checkpoint import SceneCheckpoint
     from engine.training.trainer import AffinityModel
@@ -51,8 +52,16 @@ def run_size(n: int, device: str, clicks: int) -> dict:
     load_s = time.perf_counter() - t0
     cams = auto_views(scene.splat, 2, width=512, height=512, layout="object", up=scene.up)
     cam_a, cam_b = QueryCamera.from_cameras(cams, 0), QueryCamera.from_cameras(cams, 1)
-    # clicks on covered pixels near the centre of the image
-    pts = [(256 + int(dx), 256 + int(dy)) for dx, dy in rng.integers(-60, 60, size=(clicks + 2, 2))]
+    # clicks on covered pixels (accumulated alpha > 0.9) near the centre of the image; found with a separate
+    # finder, so that the predictor's per-camera cache starts cold
+    grid = torch.from_numpy(rng.integers(160, 352, size=(400, 2)))
+    probe = PixelContributorFinder(predictor.finder.splat)
+
+    def covered(c: int) -> list[tuple[int, int]]:
+        vm, K = (torch.from_numpy(a.astype(np.float32)) for a in (cams.viewmats[c], cams.Ks[c]))
+        return [tuple(int(v) for v in p) for p in grid[probe.find(vm, K, 512, 512, grid).alphas > 0.9]]
+
+    pts, pts_b = covered(0)[: clicks + 1], covered(1)
 
     def click(cam, p, scale=0.5, threshold=0.75):
         t = time.perf_counter()
@@ -60,10 +69,10 @@ def run_size(n: int, device: str, clicks: int) -> dict:
         sync(device)
         return time.perf_counter() - t, sel
 
-    first_view, _ = click(cam_b, pts[0])  # a view never seen: projects every centre
-    click(cam_a, pts[1])  # warm the camera and the scale's norms
+    click(cam_a, pts[0])  # warm the camera and the scale's norms
+    first_view, _ = click(cam_b, pts_b[0])  # a view never seen: projects every centre
     same_view, sizes, scale_change, thr_change = [], [], [], []
-    for p in pts[2:]:
+    for p in pts[1:]:
         dt, sel = click(cam_a, p)
         same_view.append(dt)
         sizes.append(len(sel.ids))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .projection import ALPHA_THRESHOLD, project_gaussians
 from .splat_tensors import SplatTensors
@@ -29,6 +30,7 @@ from .tile_rasterizer import MAX_ALPHA, TRANSMITTANCE_MIN
 MAX_EXTEND = 3.33  # gsplat's clamp of the opacity-aware box extent (in standard deviations)
 NEAR_PLANE = 0.01
 EPS2D = 0.3
+PIXEL_CHUNK = 16
 
 
 @dataclass
@@ -66,19 +68,20 @@ class PixelContributorFinder:
                 return entry
         means = self.splat.means
         R, t = viewmat[:3, :3].to(means), viewmat[:3, 3].to(means)
-        mc = torch.addmm(t[None, :], means, R.T)  # [N, 3]
         fx, fy, cx, cy = (float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]))
-        z = mc[:, 2]
+        # camera-space coordinates as three matrix-vector products (much faster than an [N, 3] x [3, 3] GEMM)
+        z = means @ R[2] + t[2]
         inv_z = 1.0 / z.clamp_min(NEAR_PLANE)
-        u = mc[:, 0] * inv_z * fx + cx
-        v = mc[:, 1] * inv_z * fy + cy
+        u = (means @ (fx * R[0] + cx * R[2]) + (fx * t[0] + cx * t[2])) * inv_z  # = (fx x + cx z) / z
+        v = (means @ (fy * R[1] + cy * R[2]) + (fy * t[1] + cy * t[2])) * inv_z
         # gsplat clamps |x/z| of the Jacobian to the field of view plus 30%: bound |J|_F with that clamp
         lim_x = max(width - cx, cx) / fx + 0.3 * 0.5 * width / fx
         lim_y = max(height - cy, cy) / fy + 0.3 * 0.5 * height / fy
         jac = float(np.sqrt(fx * fx * (1 + lim_x * lim_x) + fy * fy * (1 + lim_y * lim_y)))
-        sigma2d = self.max_axis * jac * inv_z
-        bound = MAX_EXTEND * torch.sqrt(sigma2d * sigma2d + EPS2D) + 1.0
-        bound = torch.where(z >= NEAR_PLANE, bound, torch.full_like(bound, -1.0))
+        sigma2d = self.max_axis * inv_z
+        sigma2d.mul_(jac)
+        bound = sigma2d.square_().add_(EPS2D).sqrt_().mul_(MAX_EXTEND).add_(1.0)
+        bound.masked_fill_(z < NEAR_PLANE, -1.0)
         entry = _CameraCull(key, u, v, bound)
         self._cache = [entry, *self._cache[: self._cache_size - 1]]
         return entry
@@ -131,22 +134,35 @@ class PixelContributorFinder:
         opac = s.opacities[cand]
         order = torch.argsort(depth, stable=True)  # front to back, ties by id (as the tile sort)
         cand, mean2d, conic, opac = cand[order], mean2d[order], conic[order], opac[order]
-        dx = mean2d[None, :, 0] - (pixels[:, 0, None].to(mean2d) + 0.5)  # [P, G]
-        dy = mean2d[None, :, 1] - (pixels[:, 1, None].to(mean2d) + 0.5)
-        sigma = 0.5 * (conic[None, :, 0] * dx * dx + conic[None, :, 2] * dy * dy) + conic[None, :, 1] * dx * dy
-        alpha = torch.clamp(opac[None] * torch.exp(-sigma), max=MAX_ALPHA)
-        use = (sigma >= 0) & (alpha >= ALPHA_THRESHOLD)
-        alpha = torch.where(use, alpha, torch.zeros_like(alpha))
-        t_incl = torch.cumprod(1.0 - alpha, dim=1)
-        t_excl = torch.cat([torch.ones_like(t_incl[:, :1]), t_incl[:, :-1]], dim=1)
-        contributes = use & (t_incl > TRANSMITTANCE_MIN)
-        weights = torch.where(contributes, alpha * t_excl, torch.zeros_like(alpha))
-        alphas = weights.sum(dim=1)
-        k = weights.shape[1] if top_k is None else min(top_k, weights.shape[1])
-        top_w, top_i = torch.topk(weights, k, dim=1)
-        ids = torch.where(top_w > 0, cand[top_i], torch.full_like(top_i, -1))
-        if top_k is not None and k < top_k:  # pad to the requested K
-            pad = top_k - k
-            ids = torch.cat([ids, torch.full((P, pad), -1, dtype=ids.dtype, device=device)], dim=1)
-            top_w = torch.cat([top_w, torch.zeros(P, pad, dtype=top_w.dtype, device=device)], dim=1)
-        return PixelContributors(ids, top_w, alphas)
+        radii = proj.radii[0][valid][order].to(mean2d)
+        pix = pixels.to(mean2d) + 0.5
+        chunks = []
+        for start in range(0, P, PIXEL_CHUNK):  # a few pixels at a time, each against the boxes covering them
+            px = pix[start : start + PIXEL_CHUNK]
+            near = ((mean2d[None] - px[:, None]).abs() <= radii[None]).all(dim=2).any(dim=0)
+            sel = torch.nonzero(near).squeeze(1)  # still in depth order
+            chunks.append(_composite(px, cand[sel], mean2d[sel], conic[sel], opac[sel], top_k))
+        k = max(c[0].shape[1] for c in chunks) if top_k is None else top_k
+        ids = torch.cat([F.pad(c[0], (0, k - c[0].shape[1]), value=-1) for c in chunks])
+        weights = torch.cat([F.pad(c[1], (0, k - c[1].shape[1]), value=0.0) for c in chunks])
+        return PixelContributors(ids, weights, torch.cat([c[2] for c in chunks]))
+
+
+def _composite(px: torch.Tensor, ids: torch.Tensor, mean2d: torch.Tensor, conic: torch.Tensor, opac: torch.Tensor,
+               top_k: int | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Front-to-back compositing of pixel centres px [p, 2] over depth-sorted Gaussians [G] with gsplat's
+    rules -> (ids [p, k], weights [p, k] descending, accumulated alpha [p])."""
+    dx = mean2d[None, :, 0] - px[:, 0, None]  # [p, G]
+    dy = mean2d[None, :, 1] - px[:, 1, None]
+    sigma = 0.5 * (conic[None, :, 0] * dx * dx + conic[None, :, 2] * dy * dy) + conic[None, :, 1] * dx * dy
+    alpha = torch.clamp(opac[None] * torch.exp(-sigma), max=MAX_ALPHA)
+    use = (sigma >= 0) & (alpha >= ALPHA_THRESHOLD)
+    alpha = torch.where(use, alpha, torch.zeros_like(alpha))
+    t_incl = torch.cumprod(1.0 - alpha, dim=1)
+    t_excl = torch.cat([torch.ones_like(t_incl[:, :1]), t_incl[:, :-1]], dim=1)
+    contributes = use & (t_incl > TRANSMITTANCE_MIN)
+    weights = torch.where(contributes, alpha * t_excl, torch.zeros_like(alpha))
+    k = int(contributes.sum(dim=1).max()) if top_k is None else min(top_k, weights.shape[1])
+    top_w, top_i = torch.topk(weights, k, dim=1)
+    top_ids = torch.where(top_w > 0, ids[top_i], torch.full_like(top_i, -1))
+    return top_ids, top_w, weights.sum(dim=1)
