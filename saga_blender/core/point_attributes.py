@@ -1,0 +1,97 @@
+"""How a splat lives on a Blender mesh, without bpy: one vertex per Gaussian, every property a POINT attribute.
+
+``splat_to_attributes`` gives the vertex positions, one column per attribute (with its Blender attribute
+type), the display colour and radius, and a small JSON-able layout record (property order, original dtypes,
+renamed properties) that the mesh keeps so that ``attributes_to_splat`` can rebuild the exact same splat
+for export: an unmoved object writes back the numbers it was read from.
+
+Blender attribute rules handled here: positions are the vertex coordinates (not attributes); names that
+Blender reserves ("position", "id", ".select_vert", ...) or that are too long are stored under
+``ply_<i>`` and renamed back on export; int8/uint8/int16/uint16/int32 properties become INT attributes,
+floats FLOAT (float64 properties are narrowed to float32, which the layout records).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .gaussians import SH_C0, GaussianSplat
+from .ply_inria import splat_from_vertex_array
+
+LAYOUT_VERSION = 1
+ID_ATTRIBUTE = "gs_id"  # int: the Gaussian's index in the file it was read from
+COLOR_ATTRIBUTE = "gs_color"  # RGBA float colour of SH band 0, alpha = opacity
+RADIUS_ATTRIBUTE = "gs_radius"  # float: display radius of the point
+POSITION_NAMES = ("x", "y", "z")
+RESERVED = {"position", "id", "radius", "material_index", "sharp_face", "normal", "crease", "UVMap", ID_ATTRIBUTE,
+            COLOR_ATTRIBUTE, RADIUS_ATTRIBUTE}  # fmt: skip
+MAX_NAME = 63
+INT_KINDS = {"i1", "u1", "i2", "u2", "i4"}
+
+
+def blender_name(name: str, index: int) -> str:
+    """The attribute name a property is stored under."""
+    if name in RESERVED or name.startswith(".") or len(name.encode()) > MAX_NAME or not name:
+        return f"ply_{index}"
+    return name
+
+
+def splat_to_attributes(splat: GaussianSplat) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, str]], dict]:
+    """(positions [N, 3] float32, {attribute name: (column [N], 'FLOAT' | 'INT')}, layout record)."""
+    columns = splat.columns()
+    order = list(columns)
+    attrs: dict[str, tuple[np.ndarray, str]] = {}
+    dtypes, renamed, narrowed = {}, {}, []
+    for i, (name, col) in enumerate(columns.items()):
+        dtypes[name] = col.dtype.str
+        if name in POSITION_NAMES:
+            continue
+        stored = blender_name(name, i)
+        if stored != name:
+            renamed[stored] = name
+        kind = col.dtype.str.lstrip("<>|=")
+        if kind in INT_KINDS:
+            attrs[stored] = (col.astype(np.int32), "INT")
+        elif np.issubdtype(col.dtype, np.floating):
+            if col.dtype != np.float32:
+                narrowed.append(name)
+            attrs[stored] = (col.astype(np.float32), "FLOAT")
+        else:
+            raise ValueError(f"property {name!r} has type {col.dtype}, which cannot be stored on a Blender mesh")
+    layout = {"version": LAYOUT_VERSION, "property_order": order, "dtypes": dtypes, "renamed": renamed,
+              "narrowed": narrowed}  # fmt: skip
+    positions = np.ascontiguousarray(splat.means, dtype=np.float32)
+    return positions, attrs, layout
+
+
+def display_colors(splat: GaussianSplat) -> np.ndarray:
+    """[N, 4] float32: SH band-0 colour clamped to [0, 1], alpha = opacity."""
+    rgba = np.empty((len(splat), 4), np.float32)
+    rgba[:, :3] = np.clip(0.5 + SH_C0 * splat.sh_dc, 0.0, 1.0)
+    rgba[:, 3] = splat.opacities
+    return rgba
+
+
+def display_radii(splat: GaussianSplat, factor: float = 1.0) -> np.ndarray:
+    """[N] float32 point radius for display: the geometric mean of the three axis scales (times ``factor``)."""
+    return (np.exp(splat.log_scales.astype(np.float64).mean(axis=1)) * factor).astype(np.float32)
+
+
+def attributes_to_splat(positions: np.ndarray, attributes: dict[str, np.ndarray], layout: dict) -> GaussianSplat:
+    """Rebuild the splat from vertex positions [N, 3] and the stored attribute columns (by stored name)."""
+    if int(layout.get("version", 0)) != LAYOUT_VERSION:
+        raise ValueError(f"this object was imported by another version of the add-on (layout {layout.get('version')})")
+    order = list(layout["property_order"])
+    dtypes = layout["dtypes"]
+    stored_of = {original: stored for stored, original in layout.get("renamed", {}).items()}
+    n = len(positions)
+    data = np.empty(n, dtype=[(name, dtypes[name]) for name in order])
+    for name in order:
+        if name in POSITION_NAMES:
+            data[name] = positions[:, POSITION_NAMES.index(name)]
+            continue
+        stored = stored_of.get(name, name)
+        if stored not in attributes:
+            raise ValueError(f"the mesh lost the attribute {stored!r} (property {name!r}); it cannot be exported")
+        data[name] = attributes[stored]
+    return splat_from_vertex_array(data, None)

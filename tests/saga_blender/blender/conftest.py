@@ -1,0 +1,47 @@
+"""Tests in real Blender (bpy as a Python module): build the extension zip, install it headless into a temporary
+user folder, enable it. Run them with a bpy environment, e.g.
+
+    bash scripts/setup_blender_env.sh 4.2 && .venv-bpy42/bin/python -m pytest -m blender tests/saga_blender/blender
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+# Blender reads its user folder when bpy is imported: point it at a throw-away folder first
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="saga-blender-user-"))
+bpy = pytest.importorskip("bpy", reason="needs Blender as a Python module (bash scripts/setup_blender_env.sh 4.2)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        item.add_marker(pytest.mark.blender)
+
+
+@pytest.fixture(scope="session")
+def extension(tmp_path_factory):
+    """The built zip, installed and enabled; returns its add-on module name."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from build_extension import build
+
+    zip_path = build(str(tmp_path_factory.mktemp("dist")))
+    result = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
+    assert result == {"FINISHED"}
+    module = "bl_ext.user_default.saga_blender"
+    assert module in bpy.context.preferences.addons
+    return module
+
+
+@pytest.fixture
+def clean_scene(extension):
+    """An empty scene (no objects, meshes, node groups or materials left from other tests)."""
+    for collection in (bpy.data.objects, bpy.data.meshes, bpy.data.node_groups, bpy.data.materials):
+        for item in list(collection):
+            collection.remove(item)
+    return bpy.context.scene
