@@ -119,7 +119,9 @@ def cmd_generate_scene(args) -> int:
 def cmd_demo(args) -> int:
     from engine.demo import run_demo
 
-    return run_demo(args.out, n_gaussians=args.gaussians, n_views=args.views, size=args.size)
+    return run_demo(
+        args.out, n_gaussians=args.gaussians, n_views=args.views, size=args.size, iterations=args.iterations
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--gaussians", type=int, default=200_000)
     s.add_argument("--views", type=int, default=8)
     s.add_argument("--size", type=int, default=384, help="image size in pixels")
+    s.add_argument("--iterations", type=int, default=2000, help="training iterations")
+    s.add_argument("--train-views", type=int, default=24, help="automatic training views")
     s.set_defaults(func=cmd_demo)
     return p
 

@@ -1,8 +1,14 @@
-"""The main job on the built-in demo scene (``saga-engine demo``).
+"""The main job on the built-in demo scene (``saga-engine demo``), end to end, no model file needed.
 
-At this stage: generate the synthetic labelled table scene, choose automatic views from the splat alone,
-render them (colour + depth) and write a contact sheet. Later stages (training, a click, the edit, the
-export) extend this same flow.
+1. generate the synthetic labelled table scene (200k Gaussians) and write it as an INRIA .ply;
+2. prepare it as a user would: automatic views rendered from the splat, masks from the weights-free
+   generator, SAGA feature training (``engine.training.pipeline.prepare_scene``);
+3. click the mug once in a display view and select at three granularities (the handle, the mug, everything on
+   the table), with the product's predictor; a picture shows the three selections;
+4. edit: write the mug alone (``mug.ply``) and the scene without it (``scene_without_mug.ply``), and render the
+   scene before and after.
+The scene's ground-truth labels are used only to know where the mug is (the pixel to click) and to print how
+well the selection matches it.
 """
 
 from __future__ import annotations
@@ -12,28 +18,106 @@ import time
 
 import numpy as np
 
+CLICK_SCALES = {"handle (fine, s=0.0)": 0.0, "mug (object, s=0.3)": 0.3, "table group (coarse, s=0.9)": 0.9}
+HIGHLIGHT = np.array([1.0, 0.1, 0.1])
 
-def run_demo(out_dir: str, n_gaussians: int = 200_000, n_views: int = 8, size: int = 384, log=print) -> int:
+
+def run_demo(out_dir: str, n_gaussians: int = 200_000, n_views: int = 8, size: int = 384, iterations: int = 2000,
+             train_views: int = 24, log=print) -> int:  # fmt: skip
     from engine.cameras.auto_views import auto_views
+    from engine.masks.weights_free import WeightsFreeMaskSource
+    from engine.query.predictor import ScenePredictor
+    from engine.query.prompts import Prompts, QueryCamera
     from engine.render.image_files import save_png
-    from engine.render.render_views import render_to_folder
+    from engine.render.render_views import render_to_folder, render_views
+    from engine.synthetic.label_maps import render_label_maps
     from engine.synthetic.scene_generator import generate_table_scene, save_scene
+    from engine.training.checkpoint import load_checkpoint
+    from engine.training.pipeline import prepare_scene
+    from engine.training.trainer import TrainSettings
+    from engine.training.views import rendered_views
+    from saga_blender.core.splat_io import write_splat
 
     t0 = time.perf_counter()
     os.makedirs(out_dir, exist_ok=True)
-    log(f"[1/3] generating the demo scene ({n_gaussians} Gaussians)")
+    log(f"[1/4] generating the demo scene ({n_gaussians} Gaussians)")
     scene = generate_table_scene(n_gaussians=n_gaussians, seed=0)
-    save_scene(scene, out_dir, name="demo_scene")
-    log(f"[2/3] choosing {n_views} automatic views from the splat")
+    ply, _ = save_scene(scene, out_dir, name="demo_scene")
     cameras = auto_views(scene.splat, n_views, width=size, height=size, layout="object", up=scene.up)
     cameras.save_json(os.path.join(out_dir, "cameras.json"))
-    log("[3/3] rendering (CPU renderer unless a GPU and gsplat are present)")
-    views_dir = os.path.join(out_dir, "views")
-    paths = render_to_folder(scene.splat, cameras, views_dir, log=log)
-    sheet = contact_sheet(paths, columns=4)
-    save_png(os.path.join(out_dir, "contact_sheet.png"), sheet)
-    log(f"done in {time.perf_counter() - t0:.1f} s: {out_dir}/demo_scene.ply, {out_dir}/contact_sheet.png")
+    paths = render_to_folder(scene.splat, cameras, os.path.join(out_dir, "views"), log=lambda m: None)
+    save_png(os.path.join(out_dir, "contact_sheet.png"), contact_sheet(paths, columns=4))
+
+    log(f"[2/4] preparing: {train_views} automatic views, weights-free masks, {iterations} training iterations")
+    train_cams = auto_views(scene.splat, train_views, width=256, height=256, layout="object", up=scene.up)
+    workdir = os.path.join(out_dir, "work")
+    last = {"stage": "", "t": 0.0}
+
+    def progress(p) -> None:
+        now = time.perf_counter()
+        if p.stage != last["stage"] or now - last["t"] > 5.0 or p.step == p.total:
+            eta = f", ETA {p.eta_s:.0f} s" if p.eta_s else ""
+            log(f"      [{p.percent:5.1f}%] {p.stage}: {p.message}{eta}")
+            last.update(stage=p.stage, t=now)
+
+    result = prepare_scene(scene.splat, lambda: rendered_views(scene.splat, train_cams), train_views,
+                           WeightsFreeMaskSource(), workdir, TrainSettings(iterations=iterations, num_pixels=400),
+                           progress=progress, metadata={"scene_path": os.path.abspath(str(ply))})  # fmt: skip
+
+    log("[3/4] one click on the mug, three granularities")
+    predictor = ScenePredictor(scene.splat, load_checkpoint(result.checkpoint_path, scene.splat.content_hash()))
+    mug = scene.object_names.index("mug")
+    maps = render_label_maps(scene, cameras)
+    view = int(np.argmax([(m[0] == mug).sum() for m in maps]))
+    x, y = _interior_pixel(maps[view][1] == scene.part_names.index("mug/handle"))
+    camera, prompts = QueryCamera.from_cameras(cameras, view), Prompts(positive=[(x, y)])
+    selections = {}
+    for label, scale in CLICK_SCALES.items():
+        sel = predictor.predict(camera, prompts, scale)
+        selections[label] = sel.ids
+        iou = _iou(sel.ids, scene.object_id == mug)
+        log(f"      {label}: {len(sel.ids):,} Gaussians in {sum(sel.timings_ms.values()):.0f} ms "
+            f"(IoU with the mug {iou:.2f})")  # fmt: skip
+    one_view = cameras.subset([view])
+    tiles = [next(render_views(_highlighted(scene.splat, ids), one_view)).rgb for ids in selections.values()]
+    save_png(os.path.join(out_dir, "selection_scales.png"), np.concatenate(tiles, axis=1))
+
+    log("[4/4] edit and export: the mug alone, the scene without it")
+    mug_ids = selections["mug (object, s=0.3)"]
+    keep = np.ones(len(scene.splat), bool)
+    keep[mug_ids] = False
+    write_splat(os.path.join(out_dir, "mug.ply"), scene.splat.subset(mug_ids))
+    write_splat(os.path.join(out_dir, "scene_without_mug.ply"), scene.splat.subset(np.flatnonzero(keep)))
+    before = next(render_views(scene.splat, one_view)).rgb
+    after = next(render_views(scene.splat.subset(np.flatnonzero(keep)), one_view)).rgb
+    save_png(os.path.join(out_dir, "before_after.png"), np.concatenate([before, after], axis=1))
+    log(f"done in {time.perf_counter() - t0:.1f} s: {out_dir}/scene_without_mug.ply, mug.ply, selection_scales.png, "
+        f"before_after.png")  # fmt: skip
     return 0
+
+
+def _interior_pixel(region: np.ndarray) -> tuple[int, int]:
+    from scipy import ndimage
+
+    depth = ndimage.distance_transform_edt(region)
+    y, x = np.unravel_index(int(depth.argmax()), depth.shape)
+    return int(x), int(y)
+
+
+def _iou(ids: np.ndarray, truth: np.ndarray) -> float:
+    sel = np.zeros(len(truth), bool)
+    sel[ids] = True
+    return float((sel & truth).sum() / max((sel | truth).sum(), 1))
+
+
+def _highlighted(splat, ids: np.ndarray):
+    """A copy of the splat whose Gaussians ``ids`` are drawn in the highlight colour (view-independent)."""
+    from saga_blender.core.gaussians import SH_C0
+
+    out = splat.subset(np.arange(len(splat)))
+    out.sh_dc[ids] = ((HIGHLIGHT - 0.5) / SH_C0).astype(np.float32)
+    out.sh_rest[ids] = 0.0
+    return out
 
 
 def contact_sheet(paths: list[str], columns: int = 4) -> np.ndarray:

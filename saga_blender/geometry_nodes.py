@@ -77,16 +77,20 @@ def add_display_modifier(obj: bpy.types.Object) -> None:
 
 
 def _evaluate_with(mesh: bpy.types.Mesh, ng: bpy.types.NodeTree, read):
-    """Evaluate ``ng`` on ``mesh`` through a temporary object and return ``read(evaluated mesh)``."""
+    """Evaluate ``ng`` on ``mesh`` through a temporary object in a temporary scene (so nothing else of the
+    user's scene is re-evaluated) and return ``read(evaluated object, depsgraph)``."""
+    scene = bpy.data.scenes.new(".saga_eval")
     tmp = bpy.data.objects.new(".saga_eval", mesh)
-    bpy.context.scene.collection.objects.link(tmp)
     try:
+        scene.collection.objects.link(tmp)
         mod = tmp.modifiers.new("eval", "NODES")
         mod.node_group = ng
-        depsgraph = bpy.context.evaluated_depsgraph_get()
-        return read(tmp.evaluated_get(depsgraph), depsgraph)
+        with bpy.context.temp_override(scene=scene, view_layer=scene.view_layers[0]):
+            depsgraph = bpy.context.evaluated_depsgraph_get()
+            return read(tmp.evaluated_get(depsgraph), depsgraph)
     finally:
         bpy.data.objects.remove(tmp)
+        bpy.data.scenes.remove(scene)
         bpy.data.node_groups.remove(ng)
 
 

@@ -22,8 +22,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def find_blender_ext(explicit: str | None = None) -> str:
     candidates = [explicit, os.environ.get("BLENDER_EXT_CLI")]
-    candidates += sorted(glob.glob(os.path.join(ROOT, ".venv-bpy*", "lib", "python3.*", "site-packages", "bpy", "*",
-                                                "scripts", "addons_core", "bl_pkg", "cli", "blender_ext.py")))  # fmt: skip
+    pattern = os.path.join(ROOT, ".venv-bpy*", "lib", "python3.*", "site-packages", "bpy", "*", "scripts",
+                           "addons_core", "bl_pkg", "cli", "blender_ext.py")  # fmt: skip
+    candidates += sorted(glob.glob(pattern))
     for path in candidates:
         if path and os.path.isfile(path):
             return path

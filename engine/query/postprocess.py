@@ -6,6 +6,10 @@
 * Ball-query growth: every Gaussian of the scene within radius r of a (filtered) selected Gaussian joins,
   r = the largest nearest-neighbour distance inside the selection (the paper), or a quantile of them
   (``grow_quantile`` < 1), which one stray pair cannot blow up.
+
+Both are off unless asked for: on the accuracy benchmark the filter alone lowers a plain click's IoU
+(objects 0.864 -> 0.842, weights-free masks) because it trims thin parts and object rims, and filter + growth
+is neutral (0.861-0.873). They remain useful on real captures with floaters.
 """
 
 from __future__ import annotations

@@ -118,7 +118,13 @@ def test_generate_scene_and_python_dash_m(tmp_path):
 
 @pytest.mark.slow
 def test_demo_end_to_end(capsys, tmp_path):
-    code, _, _ = run(capsys, "demo", "--out", str(tmp_path), "--gaussians", "20000", "--views", "4", "--size", "96")
+    code, out, _ = run(capsys, "demo", "--out", str(tmp_path), "--gaussians", "20000", "--views", "4", "--size", "96",
+                       "--iterations", "150", "--train-views", "6")  # fmt: skip
     assert code == 0
     assert (tmp_path / "demo_scene.ply").exists() and (tmp_path / "contact_sheet.png").exists()
     assert len(list((tmp_path / "views").glob("*_depth.npy"))) == 4
+    for name in ("selection_scales.png", "before_after.png", "work/saga_features.npz"):
+        assert (tmp_path / name).exists(), name
+    mug, rest = read_splat(tmp_path / "mug.ply").splat, read_splat(tmp_path / "scene_without_mug.ply").splat
+    assert len(mug) > 0 and len(mug) + len(rest) == 20000
+    assert "IoU with the mug" in out

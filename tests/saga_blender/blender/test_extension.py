@@ -173,3 +173,33 @@ def test_layout_record_is_json_on_the_mesh(clean_scene, real_data):
     obj = import_file(real_data / "guitar.compressed.ply")
     layout = json.loads(obj.data["saga_layout"])
     assert layout["property_order"][:3] == ["x", "y", "z"]
+
+
+def test_the_imported_splat_renders_in_cycles(clean_scene, real_data, tmp_path):
+    from mathutils import Vector
+
+    obj = import_file(real_data / "inria_sh3_small.ply")
+    scene = bpy.context.scene
+    bpy.context.view_layer.update()
+    world = np.array(obj.matrix_world)
+    pts = positions(obj) @ world[:3, :3].T + world[:3, 3]
+    centre = Vector(np.median(pts, axis=0).tolist())
+    size = float(np.percentile(np.linalg.norm(pts - np.median(pts, axis=0), axis=1), 80))
+    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+    cam.data.clip_end = 100.0 * size
+    scene.collection.objects.link(cam)
+    cam.location = centre + Vector((0.0, -2.5 * size, 0.0))
+    cam.rotation_euler = (1.5708, 0.0, 0.0)  # look along +Y
+    scene.camera = cam
+    scene.render.engine = "CYCLES"
+    scene.cycles.samples = 1
+    scene.cycles.device = "CPU"
+    scene.render.resolution_x = scene.render.resolution_y = 48
+    scene.render.filepath = str(tmp_path / "render.png")
+    scene.render.film_transparent = True
+    bpy.ops.render.render(write_still=True)
+    image = bpy.data.images.load(str(tmp_path / "render.png"))
+    pixels = np.array(image.pixels[:]).reshape(48, 48, 4)
+    covered = pixels[..., 3] > 0.5
+    assert covered.mean() > 0.05  # the points are there
+    assert pixels[covered, :3].std() > 0.02  # in their colours, not one flat shade
