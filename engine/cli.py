@@ -168,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     query_commands.add_parsers(sub)
 
+    from engine.service import serve_command
+
+    serve_command.add_parser(sub)
+
     s = sub.add_parser("demo", help="the main job on the built-in demo scene")
     s.add_argument("--out", default="demo_out")
     s.add_argument("--gaussians", type=int, default=200_000)

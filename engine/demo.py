@@ -3,12 +3,12 @@
 1. generate the synthetic labelled table scene (200k Gaussians) and write it as an INRIA .ply;
 2. prepare it as a user would: automatic views rendered from the splat, masks from the weights-free
    generator, SAGA feature training (``engine.training.pipeline.prepare_scene``);
-3. click the mug once in a display view and select at three granularities (the handle, the mug, everything on
-   the table), with the product's predictor; a picture shows the three selections;
-4. edit: write the mug alone (``mug.ply``) and the scene without it (``scene_without_mug.ply``), and render the
-   scene before and after.
-The scene's ground-truth labels are used only to know where the mug is (the pixel to click) and to print how
-well the selection matches it.
+3. click the lamp's shade once in a display view and select at three granularities (the shade, the lamp,
+   everything on the table), with the product's predictor; a picture shows the three selections;
+4. edit: write the lamp alone (``lamp.ply``) and the scene without it (``scene_without_lamp.ply``), and render
+   the scene before and after.
+The scene's ground-truth labels are used only to know where the lamp is (the pixel to click) and to print how
+well the selections match the shade and the lamp.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import time
 
 import numpy as np
 
-CLICK_SCALES = {"handle (fine, s=0.0)": 0.0, "mug (object, s=0.3)": 0.3, "table group (coarse, s=0.9)": 0.9}
+CLICK_SCALES = {"lamp shade (fine, s=0.2)": 0.2, "lamp (object, s=0.5)": 0.5, "all on the table (coarse, s=0.9)": 0.9}
+OBJECT_SCALE = "lamp (object, s=0.5)"
 HIGHLIGHT = np.array([1.0, 0.1, 0.1])
 
 
@@ -64,34 +65,34 @@ def run_demo(out_dir: str, n_gaussians: int = 200_000, n_views: int = 8, size: i
                            WeightsFreeMaskSource(), workdir, TrainSettings(iterations=iterations, num_pixels=400),
                            progress=progress, metadata={"scene_path": os.path.abspath(str(ply))})  # fmt: skip
 
-    log("[3/4] one click on the mug, three granularities")
+    log("[3/4] one click on the lamp's shade, three granularities")
     predictor = ScenePredictor(scene.splat, load_checkpoint(result.checkpoint_path, scene.splat.content_hash()))
-    mug = scene.object_names.index("mug")
+    lamp, shade = scene.object_names.index("lamp"), scene.part_names.index("lamp/shade")
     maps = render_label_maps(scene, cameras)
-    view = int(np.argmax([(m[0] == mug).sum() for m in maps]))
-    x, y = _interior_pixel(maps[view][1] == scene.part_names.index("mug/handle"))
+    view = int(np.argmax([(m[1] == shade).sum() for m in maps]))
+    x, y = _interior_pixel(maps[view][1] == shade)
     camera, prompts = QueryCamera.from_cameras(cameras, view), Prompts(positive=[(x, y)])
     selections = {}
     for label, scale in CLICK_SCALES.items():
         sel = predictor.predict(camera, prompts, scale)
         selections[label] = sel.ids
-        iou = _iou(sel.ids, scene.object_id == mug)
+        iou_shade, iou_lamp = _iou(sel.ids, scene.part_id == shade), _iou(sel.ids, scene.object_id == lamp)
         log(f"      {label}: {len(sel.ids):,} Gaussians in {sum(sel.timings_ms.values()):.0f} ms "
-            f"(IoU with the mug {iou:.2f})")  # fmt: skip
+            f"(IoU with the shade {iou_shade:.2f}, with the lamp {iou_lamp:.2f})")  # fmt: skip
     one_view = cameras.subset([view])
     tiles = [next(render_views(_highlighted(scene.splat, ids), one_view)).rgb for ids in selections.values()]
     save_png(os.path.join(out_dir, "selection_scales.png"), np.concatenate(tiles, axis=1))
 
-    log("[4/4] edit and export: the mug alone, the scene without it")
-    mug_ids = selections["mug (object, s=0.3)"]
+    log("[4/4] edit and export: the lamp alone, the scene without it")
+    lamp_ids = selections[OBJECT_SCALE]
     keep = np.ones(len(scene.splat), bool)
-    keep[mug_ids] = False
-    write_splat(os.path.join(out_dir, "mug.ply"), scene.splat.subset(mug_ids))
-    write_splat(os.path.join(out_dir, "scene_without_mug.ply"), scene.splat.subset(np.flatnonzero(keep)))
+    keep[lamp_ids] = False
+    write_splat(os.path.join(out_dir, "lamp.ply"), scene.splat.subset(lamp_ids))
+    write_splat(os.path.join(out_dir, "scene_without_lamp.ply"), scene.splat.subset(np.flatnonzero(keep)))
     before = next(render_views(scene.splat, one_view)).rgb
     after = next(render_views(scene.splat.subset(np.flatnonzero(keep)), one_view)).rgb
     save_png(os.path.join(out_dir, "before_after.png"), np.concatenate([before, after], axis=1))
-    log(f"done in {time.perf_counter() - t0:.1f} s: {out_dir}/scene_without_mug.ply, mug.ply, selection_scales.png, "
+    log(f"done in {time.perf_counter() - t0:.1f} s: {out_dir}/scene_without_lamp.ply, lamp.ply, selection_scales.png, "
         f"before_after.png")  # fmt: skip
     return 0
 

@@ -151,15 +151,31 @@ def load_ids(path: str, count: int) -> np.ndarray:
         ids = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: not a .npy array of Gaussian ids ({exc})") from exc
+    return validate_ids(ids, count, path)
+
+
+def validate_ids(ids: np.ndarray, count: int, source: str = "ids") -> np.ndarray:
+    """Sorted distinct int64 ids from integer ids in [0, count) or a bool mask of length count."""
     if ids.dtype == bool:
         if ids.shape != (count,):
-            raise ValueError(f"{path}: a bool mask must have one entry per Gaussian ({count}), it has {ids.shape}")
+            raise ValueError(f"{source}: a bool mask must have one entry per Gaussian ({count}), it has {ids.shape}")
         return np.flatnonzero(ids)
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise ValueError(f"{path}: expected a 1-D integer array of ids, got {ids.dtype} {ids.shape}")
+        raise ValueError(f"{source}: expected a 1-D integer array of ids, got {ids.dtype} {ids.shape}")
     if len(ids) and (ids.min() < 0 or ids.max() >= count):
-        raise ValueError(f"{path}: ids must be in [0, {count}), found {ids.min()}..{ids.max()} (another scene?)")
+        raise ValueError(f"{source}: ids must be in [0, {count}), found {ids.min()}..{ids.max()} (another scene?)")
     return np.unique(ids.astype(np.int64))
+
+
+def select_rows(ids: np.ndarray, count: int, invert: bool = False, source: str = "ids") -> np.ndarray:
+    """The rows to write: the validated ids, or every other row with ``invert``; refuses an empty result."""
+    keep = np.zeros(count, bool)
+    keep[validate_ids(ids, count, source)] = True
+    if invert:
+        keep = ~keep
+    if not keep.any():
+        raise ValueError("nothing to write: the selection is empty" + (" after --invert" if invert else ""))
+    return np.flatnonzero(keep)
 
 
 def cmd_extract(args) -> int:
@@ -167,13 +183,7 @@ def cmd_extract(args) -> int:
     from saga_blender.core.splat_io import write_splat
 
     splat = read_scene(args.scene, args.sanitize).splat
-    ids = load_ids(args.ids, len(splat))
-    keep = np.zeros(len(splat), bool)
-    keep[ids] = True
-    if args.invert:
-        keep = ~keep
-    if not keep.any():
-        raise ValueError("nothing to write: the selection is empty" + (" after --invert" if args.invert else ""))
-    write_splat(args.out, splat.subset(np.flatnonzero(keep)))
-    print(f"wrote {int(keep.sum())} of {len(splat)} Gaussians -> {args.out}")
+    rows = select_rows(load_ids(args.ids, len(splat)), len(splat), args.invert, args.ids)
+    write_splat(args.out, splat.subset(rows))
+    print(f"wrote {len(rows)} of {len(splat)} Gaussians -> {args.out}")
     return 0

@@ -125,6 +125,6 @@ def test_demo_end_to_end(capsys, tmp_path):
     assert len(list((tmp_path / "views").glob("*_depth.npy"))) == 4
     for name in ("selection_scales.png", "before_after.png", "work/saga_features.npz"):
         assert (tmp_path / name).exists(), name
-    mug, rest = read_splat(tmp_path / "mug.ply").splat, read_splat(tmp_path / "scene_without_mug.ply").splat
-    assert len(mug) > 0 and len(mug) + len(rest) == 20000
-    assert "IoU with the mug" in out
+    obj, rest = read_splat(tmp_path / "lamp.ply").splat, read_splat(tmp_path / "scene_without_lamp.ply").splat
+    assert len(obj) > 0 and len(obj) + len(rest) == 20000
+    assert "IoU with the shade" in out

@@ -1,0 +1,121 @@
+"""``saga-engine serve``: run the engine service until shutdown.
+
+Prints one JSON line once it accepts requests::
+
+    {"saga_engine": "ready", "url": "http://127.0.0.1:41234", "protocol": 1, "pid": 123, "token_file": ..., "log": ...}
+
+The token is read from ``--token-file`` (created with a fresh random token, mode 0600, when missing). The default
+bind is loopback; any other address needs ``--allow-remote`` and then confines client paths to the data folder
+(plus ``--allow-path`` folders). The log goes to ``--log-file`` (default ``<data>/engine.log``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("serve", help="run the engine service (HTTP API) for Blender or other clients")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    s.add_argument("--port", type=int, default=0, help="port (0: any free port, printed in the ready line)")
+    s.add_argument("--token-file", help="file holding the access token (created if missing; default <data>/token)")
+    s.add_argument("--data-dir", default=os.environ.get("SAGA_ENGINE_DATA", os.path.expanduser("~/.cache/saga-engine")),
+                   help="work folders of prepared scenes, uploads, log (default ~/.cache/saga-engine)")  # fmt: skip
+    s.add_argument("--log-file", help="log file (default <data>/engine.log)")
+    s.add_argument("--allow-remote", action="store_true", help="allow binding to a non-loopback address")
+    s.add_argument("--allow-path", action="append", default=[], help="extra folder remote clients may name")
+    s.set_defaults(func=cmd_serve)
+
+
+def read_or_create_token(path: str) -> str:
+    if os.path.exists(path):
+        with open(path) as fh:
+            token = fh.read().strip()
+        if len(token) < 16:
+            raise ValueError(f"{path}: the token must be at least 16 characters")
+        return token
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    os.replace(tmp, path)
+    return token
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from .app import PROTOCOL_VERSION, create_app
+    from .state import EngineState
+
+    loopback = args.host in LOOPBACK
+    if not loopback and not args.allow_remote:
+        raise ValueError(f"binding to {args.host} exposes the engine to the network; add --allow-remote if you mean "
+                         "it (clients then need the token, and their paths stay inside the data folder)")  # fmt: skip
+    if not loopback:
+        print(f"warning: the engine listens on {args.host}:{args.port or '(any port)'}, reachable from other "
+              "machines; anyone with the token can use it", file=sys.stderr, flush=True)  # fmt: skip
+    data_dir = os.path.abspath(args.data_dir)
+    os.makedirs(data_dir, exist_ok=True)
+    token_file = os.path.abspath(args.token_file or os.path.join(data_dir, "token"))
+    token = read_or_create_token(token_file)
+    log_file = os.path.abspath(args.log_file or os.path.join(data_dir, "engine.log"))
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("saga.engine", "uvicorn", "uvicorn.error"):
+        logging.getLogger(name).addHandler(handler)
+        logging.getLogger(name).setLevel(logging.INFO)
+
+    state = EngineState(data_dir, confine_paths=not loopback, extra_roots=tuple(args.allow_path))
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        raise ValueError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    server: uvicorn.Server | None = None
+
+    def stop() -> None:
+        if server is not None:
+            server.should_exit = True
+
+    app = create_app(state, token, on_shutdown=stop)
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="http", daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.01)
+    if not thread.is_alive():
+        raise ValueError("the HTTP server did not start (see the log: " + log_file + ")")
+    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    ready = {"saga_engine": "ready", "url": f"http://{host}:{port}", "protocol": PROTOCOL_VERSION,
+             "pid": os.getpid(), "token_file": token_file, "log": log_file}  # fmt: skip
+    print(json.dumps(ready), flush=True)
+    logging.getLogger("saga.engine").info("ready: %s", ready)
+
+    def on_signal(_signum, _frame) -> None:
+        state.stop_jobs(timeout=5.0)
+        stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while thread.is_alive():
+        thread.join(0.2)
+    state.stop_jobs(timeout=5.0)
+    logging.getLogger("saga.engine").info("stopped")
+    return 0
