@@ -82,7 +82,7 @@ class EngineClient:
         req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
-                return resp.status, dict(resp.headers), resp.read()
+                return resp.status, resp.headers, resp.read()  # headers: case-insensitive lookups
         except urllib.error.HTTPError as exc:
             raw = exc.read()
             try:
