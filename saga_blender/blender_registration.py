@@ -6,19 +6,31 @@ outside Blender loads nothing from bpy.
 
 import bpy
 
-from . import operators_edit, operators_io, panel
+from . import operators_edit, operators_engine, operators_io, operators_tool, panel
 
-_CLASSES = (*operators_io.CLASSES, *operators_edit.CLASSES, *panel.CLASSES)
+_CLASSES = (*operators_io.CLASSES, *operators_edit.CLASSES, *operators_engine.CLASSES, *operators_tool.CLASSES,
+            *panel.CLASSES)  # fmt: skip
 
 
 def register() -> None:
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
+    wm = bpy.types.WindowManager
+    wm.saga_scale = bpy.props.FloatProperty(
+        name="Scale", min=0.0, max=1.0, default=0.5, update=operators_tool.on_slider_change,
+        description="Granularity of the selection: 0 the finest parts, 1 whole groups",
+    )  # fmt: skip
+    wm.saga_threshold = bpy.props.FloatProperty(
+        name="Threshold", min=0.0, max=1.0, default=0.75, update=operators_tool.on_slider_change,
+        description="Similarity a point needs to be selected (SAGA: 0.75)",
+    )  # fmt: skip
     bpy.types.TOPBAR_MT_file_import.append(operators_io.menu_import)
     bpy.types.TOPBAR_MT_file_export.append(operators_io.menu_export)
 
 
 def unregister() -> None:
+    del bpy.types.WindowManager.saga_scale
+    del bpy.types.WindowManager.saga_threshold
     bpy.types.TOPBAR_MT_file_export.remove(operators_io.menu_export)
     bpy.types.TOPBAR_MT_file_import.remove(operators_io.menu_import)
     for cls in reversed(_CLASSES):

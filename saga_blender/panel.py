@@ -37,6 +37,45 @@ class SAGA_PT_splat(_SagaPanel, bpy.types.Panel):
             layout.label(text="Select a splat object (or import one)", icon="INFO")
 
 
+class SAGA_PT_engine(_SagaPanel, bpy.types.Panel):
+    bl_label = "Engine"
+    bl_order = 10
+
+    def draw(self, context):
+        from .engine_session import SESSION
+
+        layout = self.layout
+        col = layout.column(align=True)
+        icon = "CHECKMARK" if SESSION.client is not None else "ERROR"
+        col.label(text=SESSION.busy + "..." if SESSION.busy else SESSION.status, icon=icon)
+        if SESSION.error:
+            col.label(text=SESSION.error[:120], icon="CANCEL")
+        row = layout.row(align=True)
+        if SESSION.client is None:
+            row.operator("saga.engine_start", text="Start Local", icon="PLAY")
+            row.operator("saga.engine_connect", text="Connect Remote", icon="URL")
+        else:
+            row.operator("saga.engine_stop", text="Stop", icon="SNAP_FACE")
+        obj = context.active_object
+        if not is_splat_object(obj):
+            return
+        box = layout.box()
+        p = SESSION.prepare
+        if p is not None and p.object_name == obj.name and p.state == "running":
+            eta = f", ETA {p.eta_s:.0f} s" if p.eta_s else ""
+            box.label(text=f"{p.stage}: {p.percent:.0f}%{eta}", icon="TIME")
+            box.operator("saga.prepare_cancel", text="Cancel", icon="CANCEL")
+        else:
+            if p is not None and p.object_name == obj.name and p.state in ("failed", "cancelled"):
+                box.label(text=f"prepare {p.state}: {p.error[:100]}", icon="ERROR")
+            box.operator("saga.prepare", text="Prepare Scene", icon="MOD_PARTICLES")
+        wm = context.window_manager
+        col = layout.column(align=True)
+        col.prop(wm, "saga_scale", slider=True)
+        col.prop(wm, "saga_threshold", slider=True)
+        layout.operator("saga.click_select", text="Click Select", icon="RESTRICT_SELECT_OFF")
+
+
 class SAGA_PT_selections(_SagaPanel, bpy.types.Panel):
     bl_label = "Selections"
     bl_order = 20
@@ -65,4 +104,4 @@ class SAGA_PT_selections(_SagaPanel, bpy.types.Panel):
         col.operator("saga.selection_delete", text="Delete Points", icon="TRASH")
 
 
-CLASSES = (SAGA_PT_splat, SAGA_PT_selections)
+CLASSES = (SAGA_PT_splat, SAGA_PT_engine, SAGA_PT_selections)

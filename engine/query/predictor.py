@@ -98,7 +98,7 @@ class ScenePredictor:
         vm = torch.from_numpy(camera.viewmat.astype(np.float32))
         K = torch.from_numpy(camera.K.astype(np.float32))
         pix = torch.from_numpy(np.asarray(pixels, np.int64).reshape(-1, 2))
-        contrib = self.finder.find(vm, K, camera.width, camera.height, pix, top_k=None)
+        contrib = self.finder.find(vm, K, camera.width, camera.height, pix, top_k=None, camera_model=camera.model)
         ids, w = contrib.ids, contrib.weights
         f = self.scorer.features[ids.clamp_min(0).reshape(-1)].reshape(*ids.shape, -1)  # [P, K, D]
         f = f / f.norm(dim=-1, keepdim=True).clamp_min(1e-12)

@@ -20,12 +20,13 @@ class PromptError(ValueError):
 
 @dataclass(frozen=True)
 class QueryCamera:
-    """viewmat [4, 4] world-to-camera (OpenCV axes), K [3, 3], image size in pixels."""
+    """viewmat [4, 4] world-to-camera (OpenCV axes), K [3, 3], image size in pixels, "pinhole" or "ortho"."""
 
     viewmat: np.ndarray
     K: np.ndarray
     width: int
     height: int
+    model: str = "pinhole"
 
     def __post_init__(self) -> None:
         vm, K = np.asarray(self.viewmat, np.float64), np.asarray(self.K, np.float64)
@@ -35,6 +36,8 @@ class QueryCamera:
             raise PromptError("the camera has non-finite values or a non-positive focal length")
         if int(self.width) <= 0 or int(self.height) <= 0:
             raise PromptError(f"bad image size {self.width}x{self.height}")
+        if self.model not in ("pinhole", "ortho"):
+            raise PromptError(f"camera model {self.model!r}: use 'pinhole' or 'ortho'")
         object.__setattr__(self, "viewmat", vm)
         object.__setattr__(self, "K", K)
         object.__setattr__(self, "width", int(self.width))
@@ -48,7 +51,8 @@ class QueryCamera:
         return QueryCamera(cameras.viewmats[index], cameras.Ks[index], cameras.width, cameras.height)
 
     def key(self) -> bytes:
-        return self.viewmat.tobytes() + self.K.tobytes() + np.array([self.width, self.height]).tobytes()
+        return (self.viewmat.tobytes() + self.K.tobytes() + np.array([self.width, self.height]).tobytes()
+                + self.model.encode())  # fmt: skip
 
 
 def _points(values, what: str) -> np.ndarray:

@@ -61,25 +61,34 @@ class PixelContributorFinder:
         self._cache: list[_CameraCull] = []
         self._cache_size = cache_cameras
 
-    def _cull_data(self, viewmat: torch.Tensor, K: torch.Tensor, width: int, height: int) -> _CameraCull:
-        key = viewmat.cpu().numpy().tobytes() + K.cpu().numpy().tobytes() + np.array([width, height]).tobytes()
+    def _cull_data(self, viewmat: torch.Tensor, K: torch.Tensor, width: int, height: int,
+                   camera_model: str = "pinhole") -> _CameraCull:  # fmt: skip
+        key = (viewmat.cpu().numpy().tobytes() + K.cpu().numpy().tobytes() + np.array([width, height]).tobytes()
+               + camera_model.encode())  # fmt: skip
         for entry in self._cache:
             if entry.key == key:
                 return entry
         means = self.splat.means
         R, t = viewmat[:3, :3].to(means), viewmat[:3, 3].to(means)
         fx, fy, cx, cy = (float(K[0, 0]), float(K[1, 1]), float(K[0, 2]), float(K[1, 2]))
+        # a viewmat may scale (an object scaled in Blender): a Gaussian's axes grow by at most its largest factor
+        stretch = float(torch.linalg.matrix_norm(R.double(), ord=2))
         # camera-space coordinates as three matrix-vector products (much faster than an [N, 3] x [3, 3] GEMM)
         z = means @ R[2] + t[2]
-        inv_z = 1.0 / z.clamp_min(NEAR_PLANE)
-        u = (means @ (fx * R[0] + cx * R[2]) + (fx * t[0] + cx * t[2])) * inv_z  # = (fx x + cx z) / z
-        v = (means @ (fy * R[1] + cy * R[2]) + (fy * t[1] + cy * t[2])) * inv_z
-        # gsplat clamps |x/z| of the Jacobian to the field of view plus 30%: bound |J|_F with that clamp
-        lim_x = max(width - cx, cx) / fx + 0.3 * 0.5 * width / fx
-        lim_y = max(height - cy, cy) / fy + 0.3 * 0.5 * height / fy
-        jac = float(np.sqrt(fx * fx * (1 + lim_x * lim_x) + fy * fy * (1 + lim_y * lim_y)))
-        sigma2d = self.max_axis * inv_z
-        sigma2d.mul_(jac)
+        if camera_model == "ortho":
+            u = means @ (fx * R[0]) + (fx * t[0] + cx)
+            v = means @ (fy * R[1]) + (fy * t[1] + cy)
+            sigma2d = self.max_axis * (stretch * max(fx, fy))
+        else:
+            inv_z = 1.0 / z.clamp_min(NEAR_PLANE)
+            u = (means @ (fx * R[0] + cx * R[2]) + (fx * t[0] + cx * t[2])) * inv_z  # = (fx x + cx z) / z
+            v = (means @ (fy * R[1] + cy * R[2]) + (fy * t[1] + cy * t[2])) * inv_z
+            # gsplat clamps |x/z| of the Jacobian to the field of view plus 30%: bound |J|_F with that clamp
+            lim_x = max(width - cx, cx) / fx + 0.3 * 0.5 * width / fx
+            lim_y = max(height - cy, cy) / fy + 0.3 * 0.5 * height / fy
+            jac = float(np.sqrt(fx * fx * (1 + lim_x * lim_x) + fy * fy * (1 + lim_y * lim_y)))
+            sigma2d = self.max_axis * inv_z
+            sigma2d.mul_(jac * stretch)
         bound = sigma2d.square_().add_(EPS2D).sqrt_().mul_(MAX_EXTEND).add_(1.0)
         bound.masked_fill_(z < NEAR_PLANE, -1.0)
         entry = _CameraCull(key, u, v, bound)
@@ -87,9 +96,9 @@ class PixelContributorFinder:
         return entry
 
     def candidates(self, viewmat: torch.Tensor, K: torch.Tensor, width: int, height: int,
-                   pixels: torch.Tensor) -> torch.Tensor:  # fmt: skip
+                   pixels: torch.Tensor, camera_model: str = "pinhole") -> torch.Tensor:  # fmt: skip
         """Sorted ids of the Gaussians whose box may cover any of ``pixels`` [P, 2] (x, y integer pixels)."""
-        cull = self._cull_data(viewmat, K, width, height)
+        cull = self._cull_data(viewmat, K, width, height, camera_model)
         px = pixels[:, 0].to(cull.u) + 0.5
         py = pixels[:, 1].to(cull.u) + 0.5
         # one pass against the pixels' bounding box, then per pixel on the survivors
@@ -108,7 +117,7 @@ class PixelContributorFinder:
         return ids
 
     def find(self, viewmat: torch.Tensor, K: torch.Tensor, width: int, height: int, pixels: torch.Tensor,
-             top_k: int | None = 32) -> PixelContributors:  # fmt: skip
+             top_k: int | None = 32, camera_model: str = "pinhole") -> PixelContributors:  # fmt: skip
         """Contributors of ``pixels`` [P, 2] (integer x, y inside the image) seen by the camera (viewmat [4, 4]
         world-to-camera OpenCV, K [3, 3]); ``top_k`` None keeps every contributor."""
         assert viewmat.shape == (4, 4) and K.shape == (3, 3), "one camera: viewmat [4, 4], K [3, 3]"
@@ -120,14 +129,17 @@ class PixelContributorFinder:
         s = self.splat
         device = s.means.device
         pixels = pixels.to(device)
-        cand = self.candidates(viewmat.to(device), K.to(device), width, height, pixels)
+        if camera_model not in ("pinhole", "ortho"):
+            raise ValueError(f"camera model {camera_model!r}: the engine supports 'pinhole' and 'ortho'")
+        cand = self.candidates(viewmat.to(device), K.to(device), width, height, pixels, camera_model)
         P = len(pixels)
         if len(cand) == 0:
             k = top_k or 1
             return PixelContributors(torch.full((P, k), -1, dtype=torch.int64, device=device),
                                      torch.zeros(P, k, device=device), torch.zeros(P, device=device))  # fmt: skip
         proj = project_gaussians(s.means[cand], s.quats[cand], s.scales[cand], s.opacities[cand],
-                                 viewmat[None].to(s.means), K[None].to(s.means), width, height)  # fmt: skip
+                                 viewmat[None].to(s.means), K[None].to(s.means), width, height,
+                                 camera_model=camera_model)  # fmt: skip
         valid = (proj.radii[0] > 0).all(dim=1)
         cand = cand[valid]
         mean2d, conic, depth = proj.means2d[0][valid], proj.conics[0][valid], proj.depths[0][valid]

@@ -15,6 +15,7 @@ import logging
 import os
 import tempfile
 import threading
+from typing import Literal
 
 import numpy as np
 from fastapi import Depends, FastAPI, Query, Request
@@ -78,6 +79,7 @@ class Camera(BaseModel):
     K: list[list[float]] = Field(..., description="3x3 intrinsics")
     width: int = Field(..., ge=1, le=32768)
     height: int = Field(..., ge=1, le=32768)
+    camera_model: Literal["pinhole", "ortho"] = "pinhole"
 
 
 Point = tuple[float, float]
@@ -209,7 +211,7 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
         predictor = state.scene(scene_id).predictor()
         try:
             camera = QueryCamera(np.array(req.camera.viewmat), np.array(req.camera.K), req.camera.width,
-                                 req.camera.height)  # fmt: skip
+                                 req.camera.height, req.camera.camera_model)  # fmt: skip
             mask = load_npy(base64.b64decode(req.mask_npy, validate=True), "mask_npy") if req.mask_npy else None
             prompts = Prompts(req.positive, req.negative, [list(s) for s in req.positive_scribbles],
                               [list(s) for s in req.negative_scribbles], mask)  # fmt: skip

@@ -20,9 +20,10 @@ def scene():
     return s, splat_to_tensors(s.splat)
 
 
-def _compare(st, vm, K, w, h, pixels):
-    full = render_contributors(st.means, st.quats, st.scales, st.opacities, vm[None], K[None], w, h, top_k=32)
-    found = PixelContributorFinder(st).find(vm, K, w, h, pixels, top_k=32)
+def _compare(st, vm, K, w, h, pixels, model="pinhole"):
+    full = render_contributors(st.means, st.quats, st.scales, st.opacities, vm[None], K[None], w, h, top_k=32,
+                               camera_model=model)  # fmt: skip
+    found = PixelContributorFinder(st).find(vm, K, w, h, pixels, top_k=32, camera_model=model)
     x, y = pixels[:, 0], pixels[:, 1]
     torch.testing.assert_close(found.alphas, full.alphas[0, y, x], atol=2e-6, rtol=0)
     torch.testing.assert_close(found.weights, full.weights[0, y, x], atol=2e-6, rtol=0)
@@ -48,6 +49,23 @@ def test_close_up_camera_with_gaussians_around_and_behind_it(scene):
     K = torch.from_numpy(intrinsics(40.0, 40.0, 30.0, 26.0).astype(np.float32))  # wide angle, off-centre
     xs, ys = np.meshgrid(np.arange(0, 64, 7), np.arange(0, 48, 7))
     _compare(st, vm, K, 64, 48, torch.from_numpy(np.stack([xs.ravel(), ys.ravel()], axis=1)))
+
+
+def test_orthographic_and_scaled_cameras(scene):
+    """An orthographic viewport, and a viewmat that scales (a Blender object scaled by 2: the engine camera is
+    view @ matrix_world)."""
+    s, st = scene
+    cams = auto_views(s.splat, 1, width=64, height=48, layout="object", up=s.up)
+    vm = torch.from_numpy(cams.viewmats[0].astype(np.float32))
+    xs, ys = np.meshgrid(np.arange(0, 64, 5), np.arange(0, 48, 5))
+    pixels = torch.from_numpy(np.stack([xs.ravel(), ys.ravel()], axis=1))
+    extent = float(np.ptp(s.splat.means, axis=0).max())
+    K_ortho = torch.tensor([[64 / extent, 0, 32], [0, 64 / extent, 24], [0, 0, 1]], dtype=torch.float32)
+    _compare(st, vm, K_ortho, 64, 48, pixels, model="ortho")
+    scaled = vm.clone()
+    scaled[:3, :3] *= 2.0
+    scaled[:3, 3] *= 2.0  # the same view of the scene scaled by 2 about the origin
+    _compare(st, scaled, torch.from_numpy(cams.Ks[0].astype(np.float32)), 64, 48, pixels)
 
 
 def test_every_contributor_when_top_k_is_none_and_errors(scene):

@@ -45,3 +45,24 @@ def clean_scene(extension):
         for item in list(collection):
             collection.remove(item)
     return bpy.context.scene
+
+
+@pytest.fixture(scope="session")
+def sample_ply(tmp_path_factory):
+    """A generated SH-degree-3 splat with normals and an extra int property (no ../shared needed)."""
+    import numpy as np
+
+    from saga_blender.core.gaussians import GaussianSplat
+    from saga_blender.core.splat_io import write_splat
+
+    rng = np.random.default_rng(0)
+    n, f = 9080, np.float32
+    splat = GaussianSplat(
+        means=rng.normal(size=(n, 3)).astype(f), quats=rng.normal(size=(n, 4)).astype(f),
+        log_scales=rng.normal(-3, 0.3, size=(n, 3)).astype(f), opacity_logits=rng.normal(2, 1, size=n).astype(f),
+        sh_dc=rng.normal(size=(n, 3)).astype(f), sh_rest=rng.normal(0, 0.1, size=(n, 15, 3)).astype(f),
+        normals=rng.normal(size=(n, 3)).astype(f), extras={"segment_id": rng.integers(0, 9, n).astype(np.int32)},
+    )  # fmt: skip
+    path = tmp_path_factory.mktemp("sample") / "sample_sh3.ply"
+    write_splat(path, splat)
+    return path

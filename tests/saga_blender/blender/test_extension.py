@@ -59,8 +59,9 @@ def test_import_real_files_attributes_equal_the_engine_reader(clean_scene, real_
     assert np.allclose(np.array(obj.matrix_world)[:3, :3] @ [0, -1, 0], [0, 0, 1], atol=1e-6)
 
 
-def test_export_of_an_unmoved_object_is_bit_exact(clean_scene, real_data, tmp_path):
-    src = real_data / "inria_sh3_small.ply"
+@pytest.mark.parametrize("which", ["sample", "real"])
+def test_export_of_an_unmoved_object_is_bit_exact(clean_scene, sample_ply, request, tmp_path, which):
+    src = sample_ply if which == "sample" else request.getfixturevalue("real_data") / "inria_sh3_small.ply"
     import_file(src)
     out = tmp_path / "out.ply"
     assert bpy.ops.saga.export_splat(filepath=str(out)) == {"FINISHED"}
@@ -87,8 +88,8 @@ def members(obj, name):
     return {int(ids[v.index]) for v in obj.data.vertices if any(g.group == index and g.weight > 0 for g in v.groups)}
 
 
-def test_selection_operators_keep_the_right_gs_ids(clean_scene, real_data):
-    obj = import_file(real_data / "inria_sh3_small.ply")
+def test_selection_operators_keep_the_right_gs_ids(clean_scene, sample_ply):
+    obj = import_file(sample_ply)
     a, b = make_groups(obj, np.random.default_rng(0))
     ids_a, ids_b = set(np.flatnonzero(a).tolist()), set(np.flatnonzero(b).tolist())
     obj.vertex_groups.active = obj.vertex_groups["A"]
@@ -103,7 +104,7 @@ def test_selection_operators_keep_the_right_gs_ids(clean_scene, real_data):
     assert bpy.ops.saga.selection_duplicate(group="A") == {"FINISHED"}
     copy = bpy.data.objects[f"{obj.name}.copy"]
     assert set(attribute(copy, "gs_id", np.int32).tolist()) == ids_a and len(obj.data.vertices) == len(a)
-    src = read_splat(real_data / "inria_sh3_small.ply").splat
+    src = read_splat(sample_ply).splat
     copy_ids = attribute(copy, "gs_id", np.int32)
     assert np.array_equal(attribute(copy, "opacity"), src.opacity_logits[copy_ids])
     # delete: B's points go, the other groups keep their ids
@@ -129,8 +130,8 @@ def test_every_editing_operator_is_undoable(extension):
         assert "UNDO" in op.bl_options, name
 
 
-def test_moved_object_exports_its_transform(clean_scene, real_data, tmp_path):
-    src = real_data / "inria_sh3_small.ply"
+def test_moved_object_exports_its_transform(clean_scene, sample_ply, tmp_path):
+    src = sample_ply
     obj = import_file(src, up_axis="Z")
     obj.location = (1.0, 2.0, 3.0)
     bpy.context.view_layer.update()
@@ -141,14 +142,14 @@ def test_moved_object_exports_its_transform(clean_scene, real_data, tmp_path):
     assert same_bits(a.sh_rest, b.sh_rest) and same_bits(a.quats, b.quats)
 
 
-def write_bad_files(tmp_path, real_data):
+def write_bad_files(tmp_path, sample_ply):
     not_splat = tmp_path / "mesh.ply"
     not_splat.write_text("ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\nproperty float y\n"
                          "property float z\nend_header\n0 0 0\n")  # fmt: skip
-    data = (real_data / "inria_sh3_small.ply").read_bytes()
+    data = sample_ply.read_bytes()
     truncated = tmp_path / "truncated.ply"
     truncated.write_bytes(data[: len(data) // 2])
-    splat = read_splat(real_data / "inria_sh3_small.ply").splat
+    splat = read_splat(sample_ply).splat
     splat.opacity_logits[5] = np.nan
     from saga_blender.core.splat_io import write_splat
 
@@ -157,8 +158,8 @@ def write_bad_files(tmp_path, real_data):
     return {"not a Gaussian splat": not_splat, "truncated": truncated, "NaN": nan}
 
 
-def test_bad_files_are_reported_and_leave_nothing_behind(clean_scene, real_data, tmp_path):
-    for expect, path in write_bad_files(tmp_path, real_data).items():
+def test_bad_files_are_reported_and_leave_nothing_behind(clean_scene, sample_ply, tmp_path):
+    for expect, path in write_bad_files(tmp_path, sample_ply).items():
         objects, meshes = len(bpy.data.objects), len(bpy.data.meshes)
         with pytest.raises(RuntimeError) as info:  # bpy.ops turns an ERROR report into RuntimeError
             bpy.ops.saga.import_splat(filepath=str(path))
@@ -169,16 +170,16 @@ def test_bad_files_are_reported_and_leave_nothing_behind(clean_scene, real_data,
     assert len(obj.data.vertices) == 9080 - 1
 
 
-def test_layout_record_is_json_on_the_mesh(clean_scene, real_data):
-    obj = import_file(real_data / "guitar.compressed.ply")
+def test_layout_record_is_json_on_the_mesh(clean_scene, sample_ply):
+    obj = import_file(sample_ply)
     layout = json.loads(obj.data["saga_layout"])
-    assert layout["property_order"][:3] == ["x", "y", "z"]
+    assert layout["property_order"][:3] == ["x", "y", "z"] and layout["dtypes"]["segment_id"] == "<i4"
 
 
-def test_the_imported_splat_renders_in_cycles(clean_scene, real_data, tmp_path):
+def test_the_imported_splat_renders_in_cycles(clean_scene, sample_ply, tmp_path):
     from mathutils import Vector
 
-    obj = import_file(real_data / "inria_sh3_small.ply")
+    obj = import_file(sample_ply)
     scene = bpy.context.scene
     bpy.context.view_layer.update()
     world = np.array(obj.matrix_world)

@@ -1,0 +1,141 @@
+"""The click tool (a modal operator in the 3D viewport) and Segment Everything.
+
+Click: left-click adds a positive point, Shift+click a negative one, Ctrl+Z removes the last point, Enter keeps
+the selection as a vertex group, Esc cancels. The viewport's own camera (perspective or orthographic) and the
+object's world matrix make the engine camera (``core.view_camera``), so clicks stay right after the object is
+moved, rotated or scaled; ids come back as original Gaussian ids and map to vertices through ``gs_id``.
+The Scale and Threshold sliders (window-manager properties) re-segment the running tool live.
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+from bpy.props import StringProperty
+
+from .click_prompts import ClickPrompts, vertices_of_ids
+from .core.view_camera import mouse_to_pixel, viewport_camera
+from .engine_client import EngineError
+from .engine_session import SESSION
+from .selection_groups import set_group, unique_name
+from .splat_mesh import SOURCE_KEY, is_splat_object
+
+_ACTIVE: list = []  # the running click tool, for the sliders' update callbacks
+
+
+def gs_ids(obj) -> np.ndarray:
+    ids = np.empty(len(obj.data.vertices), np.int32)
+    obj.data.attributes["gs_id"].data.foreach_get("value", ids)
+    return ids
+
+
+def on_slider_change(_self, context) -> None:
+    for tool in _ACTIVE:
+        tool.requery(context)
+
+
+class SAGA_OT_click_select(bpy.types.Operator):
+    """Click objects in the splat: left-click adds, Shift+click removes, Ctrl+Z undoes a point, Enter keeps the
+    selection as a vertex group, Esc cancels"""
+
+    bl_idname = "saga.click_select"
+    bl_label = "Click Select"
+    bl_options = {"REGISTER", "UNDO"}
+
+    group_name: StringProperty(name="Selection Name", default="Selection")
+
+    @classmethod
+    def poll(cls, context):
+        return is_splat_object(context.active_object) and context.area is not None and context.area.type == "VIEW_3D"
+
+    # -- pure steps (also driven by tests with stand-in events) ---------------------------------------------
+    def start(self, context) -> None:
+        obj = context.active_object
+        self.obj_name = obj.name
+        self.prompts = ClickPrompts()
+        self.mask = np.zeros(len(obj.data.vertices), bool)
+        self.message = ""
+        self.scene_id, prepared = SESSION.scene_id_for(obj.get(SOURCE_KEY, ""))
+        if not prepared:
+            raise EngineError(409, f"'{obj.name}' is not prepared yet: run Prepare Scene first")
+
+    def camera(self, context):
+        region, rv3d = context.region, context.region_data
+        obj = bpy.data.objects[self.obj_name]
+        return viewport_camera(rv3d.view_matrix, rv3d.window_matrix, region.width, region.height,
+                               rv3d.is_perspective, obj.matrix_world)  # fmt: skip
+
+    def requery(self, context) -> None:
+        wm = context.window_manager
+        obj = bpy.data.objects[self.obj_name]
+        ids = self.prompts.query(SESSION.require_client(), self.scene_id, wm.saga_scale, wm.saga_threshold)
+        self.mask = vertices_of_ids(gs_ids(obj), ids)
+        self.message = f"{int(self.mask.sum()):,} points selected"
+        if context.area is not None:
+            context.area.tag_redraw()
+
+    def click(self, context, mouse_x: int, mouse_y: int, positive: bool) -> None:
+        u, v = mouse_to_pixel(mouse_x, mouse_y, context.region.height)
+        if self.prompts.add(self.camera(context), u, v, positive):
+            self.report({"INFO"}, "the view changed: the prompt starts again from this click")
+        self.requery(context)
+
+    def keep(self, context) -> str:
+        obj = bpy.data.objects[self.obj_name]
+        name = unique_name(obj, self.group_name)
+        set_group(obj, name, self.mask)
+        obj.vertex_groups.active = obj.vertex_groups[name]
+        return name
+
+    # -- Blender's modal protocol ---------------------------------------------------------------------------
+    def invoke(self, context, event):
+        try:
+            self.start(context)
+        except EngineError as exc:
+            self.report({"ERROR"}, exc.message)
+            return {"CANCELLED"}
+        from .selection_overlay import add_overlay
+
+        self.overlay = add_overlay(self)
+        _ACTIVE.append(self)
+        context.window_manager.modal_handler_add(self)
+        context.workspace.status_text_set("SAGA: click = add, Shift+click = remove, Ctrl+Z = undo point, "
+                                          "Enter = keep, Esc = cancel")  # fmt: skip
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        try:
+            if event.type == "LEFTMOUSE" and event.value == "PRESS":
+                self.click(context, event.mouse_region_x, event.mouse_region_y, positive=not event.shift)
+                return {"RUNNING_MODAL"}
+            if event.type == "Z" and event.ctrl and event.value == "PRESS":
+                if self.prompts.undo():
+                    self.requery(context)
+                return {"RUNNING_MODAL"}
+            if event.type in ("RET", "NUMPAD_ENTER") and event.value == "PRESS":
+                name = self.keep(context)
+                self.finish(context)
+                self.report({"INFO"}, f"kept {int(self.mask.sum()):,} points as '{name}'")
+                return {"FINISHED"}
+            if event.type == "ESC" and event.value == "PRESS":
+                self.finish(context)
+                return {"CANCELLED"}
+        except EngineError as exc:
+            self.report({"ERROR"}, exc.message)
+            self.finish(context)
+            return {"CANCELLED"}
+        return {"PASS_THROUGH"}  # navigation keeps working
+
+    def finish(self, context) -> None:
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+        overlay = getattr(self, "overlay", None)
+        if overlay is not None:
+            overlay.remove()
+        if context.workspace is not None:
+            context.workspace.status_text_set(None)
+        if context.area is not None:
+            context.area.tag_redraw()
+
+
+CLASSES = (SAGA_OT_click_select,)
