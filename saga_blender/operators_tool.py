@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bpy
 import numpy as np
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, StringProperty
 
 from .click_prompts import ClickPrompts, vertices_of_ids
 from .core.view_camera import mouse_to_pixel, viewport_camera
@@ -43,6 +43,8 @@ class SAGA_OT_click_select(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     group_name: StringProperty(name="Selection Name", default="Selection")
+    pick_cluster: BoolProperty(name="Pick Cluster", default=False,
+                               description="Select the whole Segment Everything cluster under the click")  # fmt: skip
 
     @classmethod
     def poll(cls, context):
@@ -70,6 +72,8 @@ class SAGA_OT_click_select(bpy.types.Operator):
         obj = bpy.data.objects[self.obj_name]
         ids = self.prompts.query(SESSION.require_client(), self.scene_id, wm.saga_scale, wm.saga_threshold)
         self.mask = vertices_of_ids(gs_ids(obj), ids)
+        if getattr(self, "pick_cluster", False) and self.mask.any():
+            self.mask = cluster_under(obj, self.mask)
         self.message = f"{int(self.mask.sum()):,} points selected"
         if context.area is not None:
             context.area.tag_redraw()
@@ -138,4 +142,85 @@ class SAGA_OT_click_select(bpy.types.Operator):
             context.area.tag_redraw()
 
 
-CLASSES = (SAGA_OT_click_select,)
+def cluster_under(obj, mask: np.ndarray) -> np.ndarray:
+    """The points of the Segment Everything cluster most of ``mask`` belongs to (``mask`` if none was made)."""
+    attr = obj.data.attributes.get(CLUSTER_ATTRIBUTE)
+    if attr is None:
+        return mask
+    labels = np.empty(len(obj.data.vertices), np.int32)
+    attr.data.foreach_get("value", labels)
+    return labels == np.bincount(labels[mask]).argmax()
+
+
+def cluster_colors(count: int) -> np.ndarray:
+    """[count, 4] distinct colours (golden-ratio hues, alternating value)."""
+    import colorsys
+
+    return np.array([(*colorsys.hsv_to_rgb((i * 0.61803398875) % 1.0, 0.75, 0.95 if i % 2 else 0.7), 1.0)
+                     for i in range(count)], np.float32)  # fmt: skip
+
+
+CLUSTER_ATTRIBUTE = "saga_cluster"
+
+
+class SAGA_OT_segment_everything(bpy.types.Operator):
+    """Split the whole splat into clusters at the current scale: one selection (vertex group) per cluster, shown
+    in distinct colours; Click Select with Pick Cluster then picks a cluster by clicking it"""
+
+    bl_idname = "saga.segment_everything"
+    bl_label = "Segment Everything"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return is_splat_object(context.active_object) and SESSION.client is not None
+
+    def execute(self, context):
+        obj = context.active_object
+        try:
+            scene_id, prepared = SESSION.scene_id_for(obj.get(SOURCE_KEY, ""))
+            if not prepared:
+                raise EngineError(409, f"'{obj.name}' is not prepared yet: run Prepare Scene first")
+            labels = SESSION.client.cluster(scene_id, context.window_manager.saga_scale)
+        except EngineError as exc:
+            self.report({"ERROR"}, exc.message)
+            return {"CANCELLED"}
+        per_vertex = np.asarray(labels, np.int32)[gs_ids(obj)]
+        mesh = obj.data
+        attr = mesh.attributes.get(CLUSTER_ATTRIBUTE) or mesh.attributes.new(CLUSTER_ATTRIBUTE, "INT", "POINT")
+        attr.data.foreach_set("value", per_vertex)
+        for group in [g for g in obj.vertex_groups if g.name.startswith("cluster_")]:
+            obj.vertex_groups.remove(group)
+        present = np.unique(per_vertex)
+        for label in present:
+            set_group(obj, f"cluster_{label:03d}", per_vertex == label)
+        colors = cluster_colors(int(per_vertex.max()) + 1)[per_vertex]
+        mesh.color_attributes["gs_color"].data.foreach_set("color", colors.ravel())
+        mesh.update()
+        self.report({"INFO"}, f"{len(present)} clusters at scale {context.window_manager.saga_scale:.2f}")
+        return {"FINISHED"}
+
+
+class SAGA_OT_reset_colors(bpy.types.Operator):
+    """Show the splat's own colours again (after Segment Everything)"""
+
+    bl_idname = "saga.reset_colors"
+    bl_label = "Reset Colours"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context):
+        return is_splat_object(context.active_object)
+
+    def execute(self, context):
+        from .core.point_attributes import display_colors
+        from .splat_mesh import splat_from_object
+
+        obj = context.active_object
+        splat, _ = splat_from_object(obj)
+        obj.data.color_attributes["gs_color"].data.foreach_set("color", display_colors(splat).ravel())
+        obj.data.update()
+        return {"FINISHED"}
+
+
+CLASSES = (SAGA_OT_click_select, SAGA_OT_segment_everything, SAGA_OT_reset_colors)

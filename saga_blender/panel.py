@@ -74,6 +74,11 @@ class SAGA_PT_engine(_SagaPanel, bpy.types.Panel):
         col.prop(wm, "saga_scale", slider=True)
         col.prop(wm, "saga_threshold", slider=True)
         layout.operator("saga.click_select", text="Click Select", icon="RESTRICT_SELECT_OFF")
+        row = layout.row(align=True)
+        row.operator("saga.segment_everything", text="Segment Everything", icon="GROUP_VERTEX")
+        pick = row.operator("saga.click_select", text="Pick Cluster", icon="EYEDROPPER")
+        pick.pick_cluster = True
+        layout.operator("saga.reset_colors", text="Reset Colours", icon="COLOR")
 
 
 class SAGA_PT_selections(_SagaPanel, bpy.types.Panel):

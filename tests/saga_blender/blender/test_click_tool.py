@@ -216,6 +216,52 @@ def test_clicks_stay_right_after_moving_the_object_and_deleting_points(ext, prep
     obj.location, obj.rotation_euler = (0, 0, 0), (0, 0, 0)
 
 
+def test_segment_everything_groups_cover_every_point_and_a_click_picks_one(ext, engine, prepared):
+    obj, labels = prepared
+    assert engine.check()
+    assert bpy.ops.saga.segment_everything() == {"FINISHED"}
+    groups = [g for g in obj.vertex_groups if g.name.startswith("cluster_")]
+    assert len(groups) >= 3
+    cluster = np.empty(len(obj.data.vertices), np.int32)
+    obj.data.attributes["saga_cluster"].data.foreach_get("value", cluster)
+    index_to_label = {g.index: int(g.name.split("_")[1]) for g in groups}
+    step = max(1, len(obj.data.vertices) // 500)
+    for i in range(0, len(obj.data.vertices), step):  # every point sampled: in exactly its cluster's group
+        v = obj.data.vertices[i]
+        member = [index_to_label[g.group] for g in v.groups if g.group in index_to_label]
+        assert member == [cluster[v.index]]
+    colors = np.empty(len(obj.data.vertices) * 4, np.float32)
+    obj.data.color_attributes["gs_color"].data.foreach_get("color", colors)
+    per_cluster = {tuple(np.round(colors.reshape(-1, 4)[cluster == c][0], 3)) for c in np.unique(cluster)}
+    assert len(per_cluster) == len(np.unique(cluster))  # distinct display colours
+    region, rv3d, _ = viewport(world_points(obj))
+    ctx = context_for(obj, region, rv3d)
+    tool, cls = new_tool(ext, ctx)
+    tool.pick_cluster = True
+    centre, _ = object_centre(obj, labels, "bowl")
+    cls.modal(tool, ctx, event("LEFTMOUSE", *screen_of(centre, region, rv3d)))
+    picked = np.unique(cluster[tool.mask])
+    assert len(picked) == 1 and tool.mask.sum() == (cluster == picked[0]).sum()
+    assert bpy.ops.saga.reset_colors() == {"FINISHED"}
+
+
+def test_a_prepared_scene_is_found_again_after_reopening(ext, engine, prepared):
+    obj, _ = prepared
+    engine.scene_ids.clear()  # a new Blender session knows nothing; the engine's cache knows the content
+    _, was_prepared = engine.scene_id_for(obj["saga_source"])
+    assert was_prepared
+
+
+def test_missing_or_incomplete_engine_python_is_explained(ext):
+    with pytest.raises(ext.process.EngineSetupError, match="does not exist"):
+        ext.process.check_interpreter("/no/such/python")
+    import sys
+
+    with pytest.raises(ext.process.EngineSetupError, match=r"lacks the engine.*pip install"):
+        ext.process.check_interpreter(sys.executable)  # Blender's Python has no torch
+
+
+# last: it kills the module's engine
 def test_engine_killed_mid_prepare_gives_a_clear_message(ext, engine, prepared, tmp_path):
     obj, _ = prepared
     session = engine
