@@ -98,7 +98,8 @@ class EngineSession:
                 return sid, bool(client.scene(sid)["prepared"])
             except EngineError:
                 pass  # the engine restarted: open again
-        info = client.open_scene(path)
+        # a local engine reads the file where it is; a remote one gets it uploaded (its paths are its own)
+        info = client.open_scene(path) if self.local is not None else client.upload_scene(path)
         self.scene_ids[path] = info["id"]
         return info["id"], bool(info["prepared"])
 

@@ -261,6 +261,17 @@ def test_missing_or_incomplete_engine_python_is_explained(ext):
         ext.process.check_interpreter(sys.executable)  # Blender's Python has no torch
 
 
+def test_a_remote_connection_uploads_the_splat_and_finds_it_prepared(ext, engine, prepared):
+    obj, _ = prepared
+    remote = ext.session.EngineSession()
+    remote.connect_remote(engine.client.url, engine.client.token)
+    assert remote.status.startswith("remote engine at")
+    scene_id, was_prepared = remote.scene_id_for(obj["saga_source"])
+    assert was_prepared and engine.client.scene(scene_id)["path"].endswith(".ply")
+    with pytest.raises(ext.session.EngineError, match="token"):
+        ext.session.EngineSession().connect_remote(engine.client.url, "wrong-token-wrong-token")
+
+
 # last: it kills the module's engine
 def test_engine_killed_mid_prepare_gives_a_clear_message(ext, engine, prepared, tmp_path):
     obj, _ = prepared
