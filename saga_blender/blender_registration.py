@@ -15,6 +15,8 @@ _CLASSES = (*operators_io.CLASSES, *operators_edit.CLASSES, *operators_engine.CL
 def register() -> None:
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
+    for tool in operators_tool.TOOLS:
+        bpy.utils.register_tool(tool, separator=True)
     wm = bpy.types.WindowManager
     wm.saga_scale = bpy.props.FloatProperty(
         name="Scale", min=0.0, max=1.0, default=0.5, update=operators_tool.on_slider_change,
@@ -29,6 +31,8 @@ def register() -> None:
 
 
 def unregister() -> None:
+    for tool in operators_tool.TOOLS:
+        bpy.utils.unregister_tool(tool)
     del bpy.types.WindowManager.saga_scale
     del bpy.types.WindowManager.saga_threshold
     bpy.types.TOPBAR_MT_file_export.remove(operators_io.menu_export)

@@ -45,6 +45,10 @@ class SAGA_OT_click_select(bpy.types.Operator):
     group_name: StringProperty(name="Selection Name", default="Selection")
     pick_cluster: BoolProperty(name="Pick Cluster", default=False,
                                description="Select the whole Segment Everything cluster under the click")  # fmt: skip
+    first_click: BoolProperty(
+        default=False, options={"HIDDEN", "SKIP_SAVE"},
+        description="Started by the workspace tool: the starting click is the first point",
+    )  # fmt: skip
 
     @classmethod
     def poll(cls, context):
@@ -102,6 +106,13 @@ class SAGA_OT_click_select(bpy.types.Operator):
 
         self.overlay = add_overlay(self)
         _ACTIVE.append(self)
+        if self.first_click:
+            try:
+                self.click(context, event.mouse_region_x, event.mouse_region_y, positive=not event.shift)
+            except EngineError as exc:
+                self.report({"ERROR"}, exc.message)
+                self.finish(context)
+                return {"CANCELLED"}
         context.window_manager.modal_handler_add(self)
         context.workspace.status_text_set("SAGA: click = add, Shift+click = remove, Ctrl+Z = undo point, "
                                           "Enter = keep, Esc = cancel")  # fmt: skip
@@ -223,4 +234,24 @@ class SAGA_OT_reset_colors(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class SAGA_WT_click(bpy.types.WorkSpaceTool):
+    """The click tool in the toolbar: a click starts Click Select with that click; Scale and Threshold sit in
+    the tool header."""
+
+    bl_space_type = "VIEW_3D"
+    bl_context_mode = "OBJECT"
+    bl_idname = "saga.click_tool"
+    bl_label = "SAGA Click"
+    bl_description = "Click objects in a splat: Shift+click removes, Enter keeps, Esc cancels"
+    bl_icon = "ops.generic.select_circle"
+    bl_keymap = (("saga.click_select", {"type": "LEFTMOUSE", "value": "PRESS"},
+                  {"properties": [("first_click", True)]}),)  # fmt: skip
+
+    def draw_settings(context, layout, tool):  # Blender's tool API: no self
+        wm = context.window_manager
+        layout.prop(wm, "saga_scale", slider=True)
+        layout.prop(wm, "saga_threshold", slider=True)
+
+
 CLASSES = (SAGA_OT_click_select, SAGA_OT_segment_everything, SAGA_OT_reset_colors)
+TOOLS = (SAGA_WT_click,)

@@ -40,6 +40,10 @@ def test_installed_extension_registers_its_operators_and_menus(extension):
     for op in ("import_splat", "export_splat", "selection_delete", "selection_separate", "selection_move"):
         assert hasattr(bpy.ops.saga, op)
     assert hasattr(bpy.types, "SAGA_PT_selections") and hasattr(bpy.types, "SAGA_FH_splat")
+    from bl_ui.space_toolsystem_common import ToolSelectPanelHelper
+
+    tools = ToolSelectPanelHelper._tool_class_from_space_type("VIEW_3D")._tools["OBJECT"]
+    assert any("saga.click_tool" in repr(item) for item in tools)  # the toolbar's click tool
 
 
 @pytest.mark.parametrize("name", ["inria_sh3_small.ply", "guitar.compressed.ply", "biker.compressed.ply"])
