@@ -1,8 +1,5 @@
-"""The "SAGA" tab of the 3D viewport's sidebar: the splat (import, export) and its selections.
-
-Laid out as separate panels so that the engine connection, training and the click tool (later work) slot in
-between the splat and the selections without moving what is here.
-"""
+"""The "SAGA" tab of the 3D viewport's sidebar: the splat (import, export), the engine (connection, Prepare
+Scene, the click tool with its Scale / Threshold sliders, Segment Everything) and the selections."""
 
 from __future__ import annotations
 
