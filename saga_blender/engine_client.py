@@ -147,12 +147,19 @@ class EngineClient:
 
     def query(self, scene_id: str, camera: dict, scale: float, positive=(), negative=(), threshold: float = 0.75,
               positive_scribbles=(), negative_scribbles=(), mask=None, outlier_filter: bool = False,
-              grow: bool = False) -> QueryResult:  # fmt: skip
-        """camera: {"viewmat": 4x4, "K": 3x3, "width": W, "height": H} (OpenCV axes, world-to-camera)."""
+              grow: bool = False, more_views=()) -> QueryResult:  # fmt: skip
+        """camera: {"viewmat": 4x4, "K": 3x3, "width": W, "height": H, "camera_model": "pinhole"|"ortho"} (OpenCV
+        axes, world-to-camera). ``more_views``: [{"camera", "positive", "negative"}] of points clicked in other
+        views, combined with these."""
         body = {"camera": camera, "scale": scale, "threshold": threshold, "positive": [list(p) for p in positive],
                 "negative": [list(p) for p in negative], "outlier_filter": outlier_filter, "grow": grow,
                 "positive_scribbles": [[list(p) for p in s] for s in positive_scribbles],
                 "negative_scribbles": [[list(p) for p in s] for s in negative_scribbles]}  # fmt: skip
+        if more_views:
+            body["more_views"] = [
+                {"camera": v["camera"], "positive": [list(p) for p in v.get("positive", ())],
+                 "negative": [list(p) for p in v.get("negative", ())]} for v in more_views
+            ]  # fmt: skip
         if mask is not None:
             body["mask_npy"] = base64.b64encode(_npy_bytes(mask)).decode()
         _, headers, raw = self.request("POST", f"/v1/scenes/{scene_id}/query", body)

@@ -85,7 +85,7 @@ class SAGA_OT_click_select(bpy.types.Operator):
     def click(self, context, mouse_x: int, mouse_y: int, positive: bool) -> None:
         u, v = mouse_to_pixel(mouse_x, mouse_y, context.region.height)
         if self.prompts.add(self.camera(context), u, v, positive):
-            self.report({"INFO"}, "the view changed: the prompt starts again from this click")
+            self.report({"INFO"}, "a click in a new view: its points combine with those of the other views")
         self.requery(context)
 
     def keep(self, context) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +35,7 @@ MIN_CLICK_ALPHA = 0.25
 SCRIBBLE_PIXELS = 128
 MASK_PIXELS = 512
 REGION_QUERIES = 4  # query features per scribble or mask (k-means centres)
+View = tuple[QueryCamera, Prompts]  # prompts given in one camera
 
 
 @dataclass
@@ -50,7 +52,7 @@ class Selection:
 
 @dataclass
 class _QueryFeatures:
-    positive: torch.Tensor  # [Qp, D]
+    positive: torch.Tensor | None  # [Qp, D]
     negative: torch.Tensor | None  # [Qn, D]
     notes: list[str]
 
@@ -151,32 +153,46 @@ class ScenePredictor:
             ys, xs = np.nonzero(prompts.mask)
             px = sample_pixels(np.stack([xs, ys], axis=1), MASK_PIXELS)
             pos.append(self._region_queries(camera, px, "mask", True, notes))
-        result = _QueryFeatures(torch.cat(pos), torch.cat(neg) if neg else None, notes)
+        result = _QueryFeatures(torch.cat(pos) if pos else None, torch.cat(neg) if neg else None, notes)
         self._query_cache = {key: result, **dict(list(self._query_cache.items())[:7])}
         return result
 
     # -- scores and selection -------------------------------------------------------------------------------
 
-    def scores(self, camera: QueryCamera, prompts: Prompts, scale: float) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def combined_features(self, views: list[View]) -> _QueryFeatures:
+        """Query features of prompts given in several views (each view's features are its own; a point's query
+        feature does not depend on the view once computed): positives and negatives of all views together."""
+        parts = [self.query_features(camera, prompts) for camera, prompts in views]
+        pos = [q.positive for q in parts if q.positive is not None]
+        neg = [q.negative for q in parts if q.negative is not None]
+        if not pos:
+            raise PromptError("nothing to select: no positive point, scribble or mask in any view")
+        return _QueryFeatures(torch.cat(pos), torch.cat(neg) if neg else None, [n for q in parts for n in q.notes])
+
+    def scores(self, camera: QueryCamera, prompts: Prompts, scale: float,
+               more_views: Sequence[View] = ()) -> tuple[torch.Tensor, torch.Tensor | None]:  # fmt: skip
         """([N] best positive score, [N] best negative score or None) at ``scale`` (cached)."""
         check_scale(scale)
-        key = (camera.key(), prompts.key(), float(scale))
+        views = [(camera, prompts), *more_views]
+        key = (*((c.key(), p.key()) for c, p in views), float(scale))
         if key not in self._score_cache:
-            q = self.query_features(camera, prompts)
+            q = self.combined_features(views)
             pos = self.scorer.best_scores(q.positive, scale)
             neg = self.scorer.best_scores(q.negative, scale) if q.negative is not None else None
             self._score_cache = {key: (pos, neg), **dict(list(self._score_cache.items())[:3])}
         return self._score_cache[key]
 
     def predict(self, camera: QueryCamera, prompts: Prompts, scale: float, threshold: float = DEFAULT_THRESHOLD,
-                postprocess: PostProcess | None = None) -> Selection:  # fmt: skip
-        """Select the Gaussians the prompts point at, at a unit ``scale`` in [0, 1] (0 finest, 1 coarsest)."""
+                postprocess: PostProcess | None = None,
+                more_views: Sequence[View] = ()) -> Selection:  # fmt: skip
+        """Select the Gaussians the prompts point at, at a unit ``scale`` in [0, 1] (0 finest, 1 coarsest).
+        ``more_views``: (camera, prompts) of points clicked in other views, combined with these."""
         if not (-1.0 <= float(threshold) <= 1.0):
             raise PromptError(f"threshold {threshold} is outside [-1, 1] (cosine similarity; SAGA uses 0.75)")
         t0 = time.perf_counter()
-        q = self.query_features(camera, prompts)
+        q = self.combined_features([(camera, prompts), *more_views])
         t1 = time.perf_counter()
-        pos, neg = self.scores(camera, prompts, scale)
+        pos, neg = self.scores(camera, prompts, scale, more_views)
         t2 = time.perf_counter()
         chosen = pos >= float(threshold)
         if neg is not None:

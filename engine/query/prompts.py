@@ -71,6 +71,8 @@ class Prompts:
     positive_scribbles: list[np.ndarray] = field(default_factory=list)
     negative_scribbles: list[np.ndarray] = field(default_factory=list)
     mask: np.ndarray | None = None
+    #: False for the extra views of a multi-view prompt, which may hold only negatives
+    require_positive: bool = True
 
     def __post_init__(self) -> None:
         self.positive = _points(self.positive, "positive points")
@@ -83,8 +85,12 @@ class Prompts:
             self.mask = np.asarray(self.mask).astype(bool)
             if self.mask.ndim != 2:
                 raise PromptError(f"a mask prompt is one [H, W] image, got shape {self.mask.shape}")
-        if not (len(self.positive) or self.positive_scribbles or (self.mask is not None and self.mask.any())):
+        if self.require_positive and not self.has_positive:
             raise PromptError("nothing to select: give at least one positive point, scribble or a non-empty mask")
+
+    @property
+    def has_positive(self) -> bool:
+        return bool(len(self.positive) or self.positive_scribbles or (self.mask is not None and self.mask.any()))
 
     def check_inside(self, camera: QueryCamera) -> None:
         """Every point and scribble vertex inside the image, the mask of the image's size."""

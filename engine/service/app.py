@@ -85,6 +85,14 @@ class Camera(BaseModel):
 Point = tuple[float, float]
 
 
+class ViewPrompts(BaseModel):
+    """Points clicked in another view, combined with the main ones (a view may hold only negatives)."""
+
+    camera: Camera
+    positive: list[Point] = Field(default_factory=list, max_length=1000)
+    negative: list[Point] = Field(default_factory=list, max_length=1000)
+
+
 class QueryRequest(BaseModel):
     camera: Camera
     positive: list[Point] = Field(default_factory=list, max_length=1000)
@@ -96,6 +104,13 @@ class QueryRequest(BaseModel):
     threshold: float = Field(0.75, ge=-1.0, le=1.0)
     outlier_filter: bool = False
     grow: bool = False
+    more_views: list[ViewPrompts] = Field(default_factory=list, max_length=64)
+
+
+def _camera(c: Camera):
+    from engine.query.prompts import QueryCamera
+
+    return QueryCamera(np.array(c.viewmat), np.array(c.K), c.width, c.height, c.camera_model)
 
 
 class OpenRequest(BaseModel):
@@ -206,17 +221,18 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
     @app.post("/v1/scenes/{scene_id}/query", dependencies=auth)
     def query(scene_id: str, req: QueryRequest):
         from engine.query.postprocess import PostProcess
-        from engine.query.prompts import PromptError, Prompts, QueryCamera
+        from engine.query.prompts import PromptError, Prompts
 
         predictor = state.scene(scene_id).predictor()
         try:
-            camera = QueryCamera(np.array(req.camera.viewmat), np.array(req.camera.K), req.camera.width,
-                                 req.camera.height, req.camera.camera_model)  # fmt: skip
+            camera = _camera(req.camera)
             mask = load_npy(base64.b64decode(req.mask_npy, validate=True), "mask_npy") if req.mask_npy else None
             prompts = Prompts(req.positive, req.negative, [list(s) for s in req.positive_scribbles],
                               [list(s) for s in req.negative_scribbles], mask)  # fmt: skip
             post = PostProcess(req.outlier_filter, req.grow) if req.outlier_filter or req.grow else None
-            sel = predictor.predict(camera, prompts, req.scale, req.threshold, post)
+            more = [(_camera(v.camera), Prompts(v.positive, v.negative, require_positive=False))
+                    for v in req.more_views]  # fmt: skip
+            sel = predictor.predict(camera, prompts, req.scale, req.threshold, post, more)
         except (PromptError, ValueError) as exc:
             raise ServiceError(400, str(exc)) from exc
         return npy_response(sel.ids, {"X-Saga-Count": str(len(sel.ids)), "X-Saga-Notes": json.dumps(sel.notes),

@@ -142,3 +142,25 @@ def test_bad_input_gives_one_clear_error(trained, predictor, tmp_path):
             ScenePredictor.from_workdir(str(moved))
     finally:
         os.rename(trained["scene_path"] + ".moved", trained["scene_path"])
+
+
+def test_points_from_several_views_combine(trained, predictor):
+    scene, cams = trained["scene"], trained["cameras"]
+    maps = render_label_maps(scene, cams)
+    picks = []
+    for name in ("bowl", "vase"):
+        label = scene.object_names.index(name)
+        c = choose_clicks([m[0] for m in maps], [label])[0]
+        picks.append((QueryCamera.from_cameras(cams, c.view), Prompts(positive=[(c.x, c.y)]), label))
+    (cam_a, p_a, bowl), (cam_b, p_b, vase) = picks
+    truth = scene.object_id == bowl
+    scale = max(np.linspace(0.2, 0.7, 6), key=lambda s: iou(predictor.predict(cam_a, p_a, s).ids, truth))
+    both = predictor.predict(cam_a, p_a, scale, more_views=[(cam_b, p_b)])
+    for label in (bowl, vase):
+        assert np.isin(np.flatnonzero(scene.object_id == label), both.ids).mean() > 0.6
+    alone = predictor.predict(cam_a, p_a, scale)
+    assert set(alone.ids) <= set(both.ids)
+    # a view holding only a negative point is allowed as an extra view
+    neg_only = Prompts(negative=[p_b.positive[0]], require_positive=False)
+    minus = predictor.predict(cam_a, p_a, scale, more_views=[(cam_b, neg_only)])
+    assert np.isin(np.flatnonzero(scene.object_id == vase), minus.ids).mean() < 0.1

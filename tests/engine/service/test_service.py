@@ -55,6 +55,9 @@ def test_open_prepare_query_cluster_extract(engine, scenes):
     cam = camera_of(scenes["a"])
     res = c.query(a["id"], cam, 0.5, positive=[(32, 32)])
     assert res.ids.dtype == np.int64 and len(res.ids) > 0 and "scores" in res.timings_ms
+    twice = c.query(a["id"], cam, 0.5, positive=[(32, 32)], more_views=[{"camera": camera_of(scenes["a"], 1),
+                                                                           "positive": [(30, 30)]}])  # fmt: skip
+    assert set(res.ids.tolist()) <= set(twice.ids.tolist())  # points of a second view add to the first's
     labels = c.cluster(a["id"], 0.5)
     assert labels.shape == (8000,) and labels.min() >= 0
     ply = c.extract(a["id"], res.ids)

@@ -182,6 +182,25 @@ def test_click_keeps_the_engine_selection_as_a_vertex_group(ext, engine, prepare
     bpy.context.window_manager.saga_scale = 0.5
 
 
+def test_clicks_from_two_views_combine(ext, prepared):
+    obj, labels = prepared
+    pts = world_points(obj)
+    region, rv3d, _ = viewport(pts)
+    ctx = context_for(obj, region, rv3d)
+    tool, cls = new_tool(ext, ctx)
+    bowl_c, bowl = object_centre(obj, labels, "bowl")
+    cls.modal(tool, ctx, event("LEFTMOUSE", *screen_of(bowl_c, region, rv3d)))
+    # navigate: another viewport (the view looks from the side), then click the vase there
+    region2, rv3d2, _ = viewport(pts + np.array([0.3, 0.0, 0.0], np.float32))
+    ctx2 = context_for(obj, region2, rv3d2)
+    vase_c, vase = object_centre(obj, labels, "vase")
+    cls.modal(tool, ctx2, event("LEFTMOUSE", *screen_of(vase_c, region2, rv3d2)))
+    assert len(tool.prompts.groups) == 2 and any("new view" in r for r in tool.reports)
+    assert (tool.mask & bowl).sum() > 0.5 * bowl.sum() and (tool.mask & vase).sum() > 0.5 * vase.sum()
+    cls.modal(tool, ctx2, event("Z", ctrl=True))  # undo the vase: back to the bowl's view alone
+    assert len(tool.prompts.groups) == 1 and (tool.mask & vase).sum() < 0.1 * vase.sum()
+
+
 def test_clicks_stay_right_after_moving_the_object_and_deleting_points(ext, prepared):
     obj, labels = prepared
     region, rv3d, _ = viewport(world_points(obj))
