@@ -28,21 +28,17 @@ import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 
 PREPARE = """
-import sys, numpy as np, torch
+import sys, numpy as np
 sys.path.insert(0, {root!r})
+from engine.service.state import scene_workdir
+from engine.synthetic.label_features import label_feature_checkpoint
 from engine.synthetic.scene_generator import generate_table_scene
-from engine.training.checkpoint import CHECKPOINT_NAME, SceneCheckpoint, save_checkpoint
-from engine.training.trainer import AffinityModel
+from engine.training.checkpoint import CHECKPOINT_NAME, save_checkpoint
 from saga_blender.core.splat_io import write_splat
 scene = generate_table_scene({n}, seed=0)
 write_splat({ply!r}, scene.splat)
-rng = np.random.default_rng(0)
-centres = rng.normal(size=(len(scene.part_names), 32)).astype(np.float32)
-f = centres[scene.part_id] + 0.3 * rng.normal(size=({n}, 32)).astype(np.float32)
-g = AffinityModel(1, 32, 0.1, torch.Generator().manual_seed(0)).gate
-h = scene.splat.content_hash()
-save_checkpoint({data!r} + "/scenes/" + h[:24] + "/" + CHECKPOINT_NAME, SceneCheckpoint(f, g.weight.detach().numpy(),
-                g.bias.detach().numpy(), np.linspace(0, 1, 11), {{"content_hash": h}}))
+ckpt = label_feature_checkpoint(scene, np.random.default_rng(0))
+save_checkpoint(scene_workdir({data!r}, ckpt.content_hash) + "/" + CHECKPOINT_NAME, ckpt)
 """
 
 

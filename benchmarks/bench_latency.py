@@ -35,18 +35,12 @@ def run_size(n: int, device: str, clicks: int) -> dict:
     from engine.query.prompts import Prompts, QueryCamera
     from engine.query.segment_everything import segment_everything
     from engine.render.pixel_contributors import PixelContributorFinder
+    from engine.synthetic.label_features import label_feature_checkpoint
     from engine.synthetic.scene_generator import generate_table_scene
-    from engine.training.checkpoint import SceneCheckpoint
-    from engine.training.trainer import AffinityModel
 
     scene = generate_table_scene(n, seed=0)
     rng = np.random.default_rng(0)
-    centres = rng.normal(size=(len(scene.part_names), 32)).astype(np.float32)
-    features = centres[scene.part_id] + 0.3 * rng.normal(size=(n, 32)).astype(np.float32)
-    gate = AffinityModel(1, 32, 0.1, torch.Generator().manual_seed(0)).gate
-    ckpt = SceneCheckpoint(features, gate.weight.detach().numpy(), gate.bias.detach().numpy(),
-                           np.linspace(0, 1, 11), {})  # fmt: skip
-    del features
+    ckpt = label_feature_checkpoint(scene, rng)
     t0 = time.perf_counter()
     predictor = ScenePredictor(scene.splat, ckpt, device)
     load_s = time.perf_counter() - t0

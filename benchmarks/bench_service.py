@@ -28,14 +28,14 @@ def main() -> None:
     ap.add_argument("--gaussians", type=int, default=1_000_000)
     ap.add_argument("--clicks", type=int, default=15)
     args = ap.parse_args()
-    import torch
 
     from engine.cameras.auto_views import auto_views
     from engine.query.predictor import ScenePredictor
     from engine.query.prompts import Prompts, QueryCamera
+    from engine.service.state import scene_workdir
+    from engine.synthetic.label_features import label_feature_checkpoint
     from engine.synthetic.scene_generator import generate_table_scene
-    from engine.training.checkpoint import CHECKPOINT_NAME, SceneCheckpoint, save_checkpoint
-    from engine.training.trainer import AffinityModel
+    from engine.training.checkpoint import CHECKPOINT_NAME, save_checkpoint
     from saga_blender.core.splat_io import write_splat
     from saga_blender.engine_client import EngineClient
 
@@ -44,14 +44,9 @@ def main() -> None:
     ply = os.path.join(tmp, "scene.ply")
     write_splat(ply, scene.splat)
     rng = np.random.default_rng(0)
-    centres = rng.normal(size=(len(scene.part_names), 32)).astype(np.float32)
-    features = centres[scene.part_id] + 0.3 * rng.normal(size=(args.gaussians, 32)).astype(np.float32)
-    gate = AffinityModel(1, 32, 0.1, torch.Generator().manual_seed(0)).gate
-    digest = scene.splat.content_hash()
-    ckpt = SceneCheckpoint(features, gate.weight.detach().numpy(), gate.bias.detach().numpy(), np.linspace(0, 1, 11),
-                           {"content_hash": digest})  # fmt: skip
+    ckpt = label_feature_checkpoint(scene, rng)
     data_dir = os.path.join(tmp, "data")
-    save_checkpoint(os.path.join(data_dir, "scenes", digest[:24], CHECKPOINT_NAME), ckpt)
+    save_checkpoint(os.path.join(scene_workdir(data_dir, ckpt.content_hash), CHECKPOINT_NAME), ckpt)
 
     cams = auto_views(scene.splat, 1, width=512, height=512, layout="object", up=scene.up)
     camera = {"viewmat": cams.viewmats[0].tolist(), "K": cams.Ks[0].tolist(), "width": 512, "height": 512}

@@ -12,8 +12,8 @@ from .selection_groups import (
     delete_points,
     group_masks,
     new_object_from_group,
+    new_selection,
     set_group,
-    unique_name,
 )
 from .splat_mesh import is_splat_object
 
@@ -56,7 +56,7 @@ class SAGA_OT_selection_invert(_SelectionOperator, bpy.types.Operator):
 
     def run(self, context, obj, group):
         mask = ~group_masks(obj, [group])[group]
-        set_group(obj, group, mask).lock_weight = False
+        set_group(obj, group, mask)
         obj.vertex_groups.active = obj.vertex_groups[group]
         return f"'{group}' now holds {int(mask.sum()):,} points"
 
@@ -67,11 +67,19 @@ class _TwoGroupOperator(_SelectionOperator):
     def draw(self, context):
         self.layout.prop_search(self, "other", context.active_object, "vertex_groups")
 
-    def masks(self, obj, group):
+    symbol = ""  # joins the two names into the new selection's name
+
+    @staticmethod
+    def combine(a, b):
+        raise NotImplementedError
+
+    def run(self, context, obj, group):
         if not self.other:
             raise SelectionError("choose the other selection")
         m = group_masks(obj, [group, self.other])
-        return m[group], m[self.other]
+        mask = self.combine(m[group], m[self.other])
+        name = new_selection(obj, f"{group}{self.symbol}{self.other}", mask)
+        return f"'{name}': {int(mask.sum()):,} points"
 
 
 class SAGA_OT_selection_combine(_TwoGroupOperator, bpy.types.Operator):
@@ -79,13 +87,11 @@ class SAGA_OT_selection_combine(_TwoGroupOperator, bpy.types.Operator):
 
     bl_idname = "saga.selection_combine"
     bl_label = "Combine Selections"
+    symbol = "+"
 
-    def run(self, context, obj, group):
-        a, b = self.masks(obj, group)
-        name = unique_name(obj, f"{group}+{self.other}")
-        set_group(obj, name, a | b)
-        obj.vertex_groups.active = obj.vertex_groups[name]
-        return f"'{name}': {int((a | b).sum()):,} points"
+    @staticmethod
+    def combine(a, b):
+        return a | b
 
 
 class SAGA_OT_selection_subtract(_TwoGroupOperator, bpy.types.Operator):
@@ -93,13 +99,11 @@ class SAGA_OT_selection_subtract(_TwoGroupOperator, bpy.types.Operator):
 
     bl_idname = "saga.selection_subtract"
     bl_label = "Subtract Selection"
+    symbol = "-"
 
-    def run(self, context, obj, group):
-        a, b = self.masks(obj, group)
-        name = unique_name(obj, f"{group}-{self.other}")
-        set_group(obj, name, a & ~b)
-        obj.vertex_groups.active = obj.vertex_groups[name]
-        return f"'{name}': {int((a & ~b).sum()):,} points"
+    @staticmethod
+    def combine(a, b):
+        return a & ~b
 
 
 class SAGA_OT_selection_delete(_SelectionOperator, bpy.types.Operator):

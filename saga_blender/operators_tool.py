@@ -17,7 +17,7 @@ from .click_prompts import ClickPrompts, vertices_of_ids
 from .core.view_camera import mouse_to_pixel, viewport_camera
 from .engine_client import EngineError
 from .engine_session import SESSION
-from .selection_groups import set_group, unique_name
+from .selection_groups import new_selection, set_group
 from .splat_mesh import SOURCE_KEY, is_splat_object
 
 _ACTIVE: list = []  # the running click tool, for the sliders' update callbacks
@@ -89,11 +89,7 @@ class SAGA_OT_click_select(bpy.types.Operator):
         self.requery(context)
 
     def keep(self, context) -> str:
-        obj = bpy.data.objects[self.obj_name]
-        name = unique_name(obj, self.group_name)
-        set_group(obj, name, self.mask)
-        obj.vertex_groups.active = obj.vertex_groups[name]
-        return name
+        return new_selection(bpy.data.objects[self.obj_name], self.group_name, self.mask)
 
     # -- Blender's modal protocol ---------------------------------------------------------------------------
     def invoke(self, context, event):

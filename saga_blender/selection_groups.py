@@ -52,18 +52,19 @@ def set_group(obj, name: str, mask: np.ndarray) -> bpy.types.VertexGroup:
     return group
 
 
-def set_group_ids(obj, name: str, gs_ids: np.ndarray) -> bpy.types.VertexGroup:
-    """Vertex group ``name`` = the points whose ``gs_id`` is in ``gs_ids`` (ids from the engine)."""
-    ids = np.empty(len(obj.data.vertices), np.int32)
-    obj.data.attributes["gs_id"].data.foreach_get("value", ids)
-    return set_group(obj, name, np.isin(ids, np.asarray(gs_ids)))
-
-
 def unique_name(obj, base: str) -> str:
     name, i = base, 1
     while obj.vertex_groups.get(name) is not None:
         i += 1
         name = f"{base}.{i:03d}"
+    return name
+
+
+def new_selection(obj, base: str, mask: np.ndarray) -> str:
+    """Store ``mask`` as a new vertex group named after ``base`` (made unique), make it active; its name."""
+    name = unique_name(obj, base)
+    set_group(obj, name, mask)
+    obj.vertex_groups.active = obj.vertex_groups[name]
     return name
 
 

@@ -11,23 +11,8 @@ case "$SERIES" in
   *) echo "unsupported Blender series $SERIES (4.2 or 5.0)" >&2; exit 2 ;;
 esac
 VENV=.venv-bpy${SERIES/./}
-find_python() {
-  for cand in python3.11 python3; do
-    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-      command -v "$cand"; return 0
-    fi
-  done
-  return 1
-}
-PY=$(find_python || true)
-if [ -z "$PY" ]; then
-  echo "Python 3.11 not found; installing it with apt-get" >&2
-  apt-get update -qq && apt-get install -y -qq python3.11 python3.11-venv >/dev/null
-  PY=$(find_python)
-fi
-if [ ! -x "$VENV/bin/python" ]; then
-  "$PY" -m venv "$VENV" || { apt-get update -qq && apt-get install -y -qq python3.11-venv >/dev/null && "$PY" -m venv "$VENV"; }
-fi
+source scripts/python311_venv.sh
+make_venv "$VENV"
 stamp="$VENV/.saga-installed"
 want=$(printf '%s\n' "$PIN" "$(cat constraints-blender.txt)" | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import torch
 
-C0 = 0.28209479177387814
-C1 = 0.4886025119029199
-C2 = (1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792, 0.5462742152960396)
-C3 = (
-    -0.5900435899266435, 2.890611442640554, -0.4570457994644658, 0.3731763325901154,
-    -0.4570457994644658, 1.445305721320277, -0.5900435899266435,
-)  # fmt: skip
+from saga_blender.core.gaussians import SH_C0 as C0
+from saga_blender.core.sh_rotation import C1, C2, C3  # one set of constants for the renderer and the exporter
 
 
 def num_sh_bases(degree: int) -> int:

@@ -21,6 +21,11 @@ from dataclasses import dataclass, field
 from engine.training.checkpoint import CHECKPOINT_NAME
 
 
+def scene_workdir(data_dir: str, content_hash: str) -> str:
+    """The work folder of a scene in an engine's data folder: named by the scene's content."""
+    return os.path.join(data_dir, "scenes", content_hash[:24])
+
+
 class ServiceError(Exception):
     """An error with an HTTP status and a message for the client."""
 
@@ -131,8 +136,7 @@ class EngineState:
             for scene in self.scenes.values():
                 if scene.content_hash == digest and scene.path == real:
                     return scene
-            scene = OpenScene(uuid.uuid4().hex[:12], real, splat, digest,
-                              os.path.join(self.data_dir, "scenes", digest[:24]))  # fmt: skip
+            scene = OpenScene(uuid.uuid4().hex[:12], real, splat, digest, scene_workdir(self.data_dir, digest))
             self.scenes[scene.id] = scene
         return scene
 

@@ -1,8 +1,9 @@
 """Rotation of real spherical-harmonic (SH) coefficients, degree 1..3, in the 3DGS / gsplat basis.
 
 The basis and its order are those of ``engine/render/sh.py`` (the reference 3DGS code and gsplat),
-signs included: band 1 is ``(-C1 y, C1 z, -C1 x)``, band 2 and 3 follow the same constants. It is
-re-implemented here in numpy so that this module needs neither torch nor bpy.
+signs included: band 1 is ``(-C1 y, C1 z, -C1 x)``, band 2 and 3 follow the same constants, which live here
+and which the renderer imports. The basis is evaluated here in numpy so that this module needs neither torch
+nor bpy.
 
 A splat's view-dependent colour along a unit direction ``d`` is ``f(d) = sum_k c_k Y_k(d)``. When the
 scene is rotated by ``R`` the colour seen along ``d`` must become ``g(d) = f(R^T d)``. Each band l is
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Real SH constants of bands 1-3 (band 0's is ``gaussians.SH_C0``), as in the reference 3DGS code and gsplat.
 C1 = 0.4886025119029199
 C2 = (1.0925484305920792, -1.0925484305920792, 0.31539156525252005, -1.0925484305920792, 0.5462742152960396)
 C3 = (

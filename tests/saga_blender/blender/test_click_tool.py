@@ -71,6 +71,10 @@ def prepared(engine, demo_scene, extension):
     return obj, labels
 
 
+def headless():
+    return importlib.import_module("bl_ext.user_default.saga_blender.headless")
+
+
 def viewport(obj_points, width=320, height=240):
     """A Blender camera looking at the points, as a viewport: stand-in region and region_data."""
     from mathutils import Matrix, Vector
@@ -81,33 +85,22 @@ def viewport(obj_points, width=320, height=240):
     cam.location = centre + Vector((0.0, -1.6, 1.3))
     cam.rotation_euler = (np.radians(50), 0.0, 0.0)
     bpy.context.view_layer.update()
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    window = cam.calc_matrix_camera(depsgraph, x=width, y=height)
-    view = cam.matrix_world.inverted()
-    rv3d = types.SimpleNamespace(view_matrix=view, window_matrix=window, perspective_matrix=window @ view,
-                                 is_perspective=True, view_perspective="PERSP")  # fmt: skip
-    region = types.SimpleNamespace(width=width, height=height)
+    region, rv3d = headless().viewport_from_camera(cam, width, height)
     bpy.data.objects.remove(cam)
     return region, rv3d, Matrix
 
 
 def context_for(obj, region, rv3d):
-    return types.SimpleNamespace(active_object=obj, region=region, region_data=rv3d, area=None, workspace=None,
-                                 window_manager=bpy.context.window_manager)  # fmt: skip
+    return headless().stand_in_context(obj, region, rv3d)
 
 
 def new_tool(ext, ctx):
-    cls = ext.tool.SAGA_OT_click_select
-    tool = types.SimpleNamespace(group_name="Selection", reports=[])
-    tool.report = lambda kind, msg: tool.reports.append(msg)
-    for name in ("start", "camera", "requery", "click", "keep", "finish"):
-        setattr(tool, name, types.MethodType(getattr(cls, name), tool))
-    tool.start(ctx)
-    return tool, cls
+    """The click tool as the modal operator runs it (its own methods on a stand-in instance)."""
+    return headless().HeadlessClickTool(ctx.active_object, ctx.region, ctx.region_data), ext.tool.SAGA_OT_click_select
 
 
 def event(kind="LEFTMOUSE", x=0, y=0, shift=False, ctrl=False):
-    return types.SimpleNamespace(type=kind, value="PRESS", mouse_region_x=x, mouse_region_y=y, shift=shift, ctrl=ctrl)
+    return headless().stand_in_event(kind, x, y, shift, ctrl)
 
 
 def screen_of(point_world, region, rv3d):
