@@ -36,3 +36,23 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A real 1 MiB file system (tmpfs) the test can fill up; skips where mounting is not allowed."""
+    import shutil
+    import subprocess
+
+    mount_point = tmp_path / "small_fs"
+    mount_point.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no 'mount' command here: cannot make a small file system to fill")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root or CAP_SYS_ADMIN): {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, timeout=30)

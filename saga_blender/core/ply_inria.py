@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from .atomic_files import atomic_write
 from .errors import SplatFileError
 from .gaussians import GaussianSplat, sh_degree_for_rest_count
 
@@ -107,7 +108,7 @@ def _rest_index(name: str) -> int:
 
 
 def write_inria_ply(path: str | os.PathLike, splat: GaussianSplat) -> None:
-    """Write a binary little-endian INRIA ``.ply``. Written to a temporary file, then renamed."""
+    """Write a binary little-endian INRIA ``.ply`` atomically (``atomic_files``)."""
     from plyfile import PlyData, PlyElement
 
     columns = splat.columns()
@@ -116,13 +117,5 @@ def write_inria_ply(path: str | os.PathLike, splat: GaussianSplat) -> None:
     for name, col in columns.items():
         data[name] = col
     element = PlyElement.describe(data, "vertex")
-    path = os.fspath(path)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        PlyData([element], text=False, byte_order="<").write(tmp)
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise SplatFileError(path, f"cannot write: {exc.strerror or exc}") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path) as fh:
+        PlyData([element], text=False, byte_order="<").write(fh)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from plyfile import PlyData, PlyElement
 
-from saga_blender.core.errors import NonFiniteValuesError, SplatFileError
+from saga_blender.core.errors import FileWriteError, NonFiniteValuesError, SplatFileError
 from saga_blender.core.gaussians import GaussianSplat
 from saga_blender.core.splat_antimatter import write_antimatter_splat
 from saga_blender.core.splat_io import (
@@ -110,5 +110,5 @@ def test_write_splat_only_writes_inria_ply(tmp_path):
     for name in ("out.splat", "out.compressed.ply"):
         with pytest.raises(SplatFileError, match="can only write INRIA"):
             write_splat(tmp_path / name, splat)
-    with pytest.raises(SplatFileError, match="cannot write"):
+    with pytest.raises(FileWriteError, match=r"folder .* does not exist"):
         write_splat(tmp_path / "missing_dir" / "out.ply", splat)
