@@ -42,7 +42,7 @@ def run_source(name, scene, train_cams, eval_cams, eval_maps, args, workdir) -> 
     from engine.training.checkpoint import load_checkpoint
     from engine.training.pipeline import prepare_scene
     from engine.training.trainer import TrainSettings
-    from engine.training.views import rendered_views
+    from engine.views.view_sources import rendered_views
 
     if name == "weights-free":
         from engine.masks.weights_free import WeightsFreeMaskSource
@@ -56,7 +56,7 @@ def run_source(name, scene, train_cams, eval_cams, eval_maps, args, workdir) -> 
                              mask_balanced=args.mask_balanced, knn=args.knn, seed=0)  # fmt: skip
     t0 = time.perf_counter()
     result = prepare_scene(scene.splat, lambda: rendered_views(scene.splat, train_cams), len(train_cams), source,
-                           workdir, settings)  # fmt: skip
+                           workdir, settings, mask_cache_dir=os.path.join(workdir, "masks"))  # fmt: skip
     prepare_s = time.perf_counter() - t0
     ckpt = load_checkpoint(result.checkpoint_path, scene.splat.content_hash())
     predictor = ScenePredictor(scene.splat, ckpt)

@@ -1,109 +1,64 @@
-"""``saga-engine``: the engine's command line (also ``python -m engine``)."""
+"""``saga-engine``: the engine's command line (also ``python -m engine``). A thin shell over ``engine.api``: parse,
+call, print; the errors a user can cause become one line on stderr and exit status 2."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 
-EXIT_USAGE = 2
-
-
-def read_scene(path: str, sanitize: bool):
-    """Read a splat file for a command; a sanitising read says on stderr what it dropped."""
-    from saga_blender.core.splat_io import read_splat
-
-    result = read_splat(path, sanitize=sanitize)
-    if result.sanitized:
-        print(f"warning: {path}: {result.sanitized}", file=sys.stderr)
-    return result
+from engine.cli_support import (
+    EXIT_USAGE,
+    OneLineParser,
+    UsageError,
+    int_range,
+    positive_int,
+    read_scene_for_command,
+)
 
 
 def cmd_info(args) -> int:
-    from saga_blender.core.errors import NonFiniteValuesError
-    from saga_blender.core.finite_check import check_finite
-    from saga_blender.core.splat_io import read_splat
+    from engine.api.scene_files import describe_scene_file
 
-    try:
-        result = read_splat(args.file, sanitize=False)
-        report = result.finite_report
-    except NonFiniteValuesError as exc:  # info always reports, never refuses
-        result = read_splat(args.file, sanitize=True)
-        report = exc.report
-    splat = result.splat
-    finite = check_finite(splat)[1]
-    lo, hi = splat.means[finite].min(0), splat.means[finite].max(0)
-    info = {
-        "file": os.path.abspath(args.file),
-        "format": result.format,
-        "encoding": result.encoding,
-        "count": report.total,
-        "sh_degree": splat.sh_degree,
-        "bounds_min": [round(float(v), 6) for v in lo],
-        "bounds_max": [round(float(v), 6) for v in hi],
-        "extra_properties": list(splat.extras),
-        "non_finite": {"gaussians": report.bad_gaussians, "by_property": report.bad_by_property},
-    }
+    info = describe_scene_file(args.file)
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
+    none = "(no finite Gaussians)"
     print(f"file:        {info['file']}")
     print(f"format:      {info['format']} {info['encoding']}".rstrip())
     print(f"gaussians:   {info['count']}")
     print(f"sh degree:   {info['sh_degree']}")
-    print(f"bounds min:  {info['bounds_min']}")
-    print(f"bounds max:  {info['bounds_max']}")
+    print(f"bounds min:  {info['bounds_min'] or none}")
+    print(f"bounds max:  {info['bounds_max'] or none}")
     print(f"extras:      {', '.join(info['extra_properties']) or '(none)'}")
-    print(f"nan/inf:     {report.summary()}")
+    print(f"nan/inf:     {info['non_finite_summary']}")
+    for note in info["notes"]:
+        print(f"note:        {note}")
     return 0
 
 
 def cmd_convert(args) -> int:
     from saga_blender.core.splat_io import write_splat
 
-    result = read_scene(args.input, args.sanitize)
-    write_splat(args.output, result.splat)
-    print(f"wrote {args.output}: {len(result.splat)} Gaussians, SH degree {result.splat.sh_degree} (INRIA .ply)")
+    scene = read_scene_for_command(args.input, args.sanitize)
+    write_splat(args.output, scene.splat)
+    print(f"wrote {args.output}: {len(scene.splat)} Gaussians, SH degree {scene.splat.sh_degree} (INRIA .ply)")
     return 0
-
-
-def parse_views(spec: str) -> int:
-    if not spec.startswith("auto:") or not spec[5:].isdigit() or int(spec[5:]) < 1:
-        raise ValueError(f"--views expects auto:N with N >= 1, got {spec!r}")
-    return int(spec[5:])
 
 
 def cmd_render(args) -> int:
-    from engine.render.render_views import render_to_folder
+    from engine.api.render_files import cameras_for_render, render_scene_to_folder
 
-    result = read_scene(args.file, args.sanitize)
-    cameras = _cameras_for(args, result.splat)
-    os.makedirs(args.out, exist_ok=True)
-    cameras.save_json(os.path.join(args.out, "cameras.json"))
+    scene = read_scene_for_command(args.file, args.sanitize)
+    cameras = cameras_for_render(scene.splat, args.views, args.cameras, args.width, args.height, args.layout)
     t0 = time.perf_counter()
-    paths = render_to_folder(result.splat, cameras, args.out, backend=args.backend, device=args.device,
-                             depth=not args.no_depth)  # fmt: skip
+    paths = render_scene_to_folder(scene.splat, cameras, args.out, backend=args.backend, device=args.device,
+                                   depth=not args.no_depth, log=print)  # fmt: skip
     took = time.perf_counter() - t0
-    print(f"done: {len(paths)} views of {len(result.splat)} Gaussians in {took:.1f} s -> {args.out}")
+    print(f"done: {len(paths)} views of {len(scene.splat)} Gaussians in {took:.1f} s -> {args.out}")
     return 0
-
-
-def _cameras_for(args, splat):
-    from engine.cameras.load import load_cameras
-
-    if (args.views is None) == (args.cameras is None):
-        raise ValueError("give exactly one of --views auto:N or --cameras PATH")
-    if args.cameras:
-        cameras = load_cameras(args.cameras)
-        if args.width:
-            cameras = cameras.scaled(args.width / cameras.width)
-        return cameras
-    from engine.cameras.auto_views import auto_views
-
-    n = parse_views(args.views)
-    return auto_views(splat, n, width=args.width or 512, height=args.height or args.width or 512, layout=args.layout)
 
 
 def cmd_generate_scene(args) -> int:
@@ -119,13 +74,12 @@ def cmd_generate_scene(args) -> int:
 def cmd_demo(args) -> int:
     from engine.demo import run_demo
 
-    return run_demo(
-        args.out, n_gaussians=args.gaussians, n_views=args.views, size=args.size, iterations=args.iterations
-    )
+    return run_demo(args.out, n_gaussians=args.gaussians, n_views=args.views, size=args.size,
+                    iterations=args.iterations, train_views=args.train_views)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="saga-engine", description="SAGA engine: splat files, rendering, segmentation")
+    p = OneLineParser(prog="saga-engine", description="SAGA engine: splat files, rendering, segmentation")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("info", help="print count, SH degree, bounds, extra properties and NaN/inf report")
@@ -144,64 +98,55 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--views", help="auto:N  automatic views from the splat alone")
     s.add_argument("--cameras", help="saga cameras.json, transforms.json, or a COLMAP folder")
     s.add_argument("--out", required=True, help="output folder")
-    s.add_argument("--width", type=int, help="image width (auto views: default 512; cameras: rescale)")
-    s.add_argument("--height", type=int, help="image height for auto views (default: width)")
+    s.add_argument("--width", type=int_range(1, 16384), help="image width (auto views: default 512; cameras: "
+                   "rescale)")  # fmt: skip
+    s.add_argument("--height", type=int_range(1, 16384), help="image height for auto views (default: width)")
     s.add_argument("--layout", default="auto", choices=["auto", "object", "room"], help="auto-view layout")
     s.add_argument("--backend", default="auto", choices=["auto", "torch", "gsplat"])
-    s.add_argument("--device", default="cpu", help="cpu or cuda")
+    s.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     s.add_argument("--no-depth", action="store_true", help="skip the depth images")
     s.add_argument("--sanitize", action="store_true", help="drop Gaussians with NaN/inf values")
     s.set_defaults(func=cmd_render)
 
     s = sub.add_parser("generate-scene", help="write the synthetic labelled table scene (.ply + labels .npz)")
     s.add_argument("out")
-    s.add_argument("--gaussians", type=int, default=200_000)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--gaussians", type=int_range(100, 50_000_000), default=200_000)
+    s.add_argument("--seed", type=int_range(0, 2**31 - 1), default=0)
     s.add_argument("--name", default="scene")
     s.set_defaults(func=cmd_generate_scene)
 
-    from engine import train_command
-
-    train_command.add_parser(sub)
-
-    from engine import query_commands
-
-    query_commands.add_parsers(sub)
-
+    from engine import query_commands, train_command
     from engine.service import serve_command
 
+    train_command.add_parser(sub)
+    query_commands.add_parsers(sub)
     serve_command.add_parser(sub)
 
     s = sub.add_parser("demo", help="the main job on the built-in demo scene")
     s.add_argument("--out", default="demo_out")
-    s.add_argument("--gaussians", type=int, default=200_000)
-    s.add_argument("--views", type=int, default=8)
-    s.add_argument("--size", type=int, default=384, help="image size in pixels")
-    s.add_argument("--iterations", type=int, default=2000, help="training iterations")
-    s.add_argument("--train-views", type=int, default=24, help="automatic training views")
+    s.add_argument("--gaussians", type=int_range(1000, 5_000_000), default=200_000)
+    s.add_argument("--views", type=int_range(1, 64), default=8, help="display views (pictures)")
+    s.add_argument("--size", type=int_range(32, 4096), default=384, help="display image size in pixels")
+    s.add_argument("--iterations", type=positive_int, default=2000, help="training iterations")
+    s.add_argument("--train-views", type=int_range(1, 1024), default=24, help="automatic training views")
     s.set_defaults(func=cmd_demo)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.cameras.cameras import CameraFileError
-    from engine.masks.source import MaskSourceError
-    from engine.render.rasterization import BackendUnavailableError
-    from engine.training.checkpoint import CheckpointError
-    from saga_blender.core.errors import SplatFileError
+    from engine.api.errors import USER_ERRORS
+    from engine.api.prepare_spec import SpecError
 
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already printed on one line
+        return int(exc.code or 0)
     try:
         return int(args.func(args) or 0)
-    except (
-        SplatFileError,
-        CameraFileError,
-        BackendUnavailableError,
-        MaskSourceError,
-        CheckpointError,
-        ValueError,
-        ImportError,
-    ) as exc:
+    except (*USER_ERRORS, UsageError) as exc:
+        print(f"error: {exc.for_cli() if isinstance(exc, SpecError) else exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ImportError as exc:  # an optional dependency (its message says what to install)
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

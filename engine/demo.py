@@ -1,8 +1,8 @@
 """The main job on the built-in demo scene (``saga-engine demo``), end to end, no model file needed.
 
 1. generate the synthetic labelled table scene (200k Gaussians) and write it as an INRIA .ply;
-2. prepare it as a user would: automatic views rendered from the splat, masks from the weights-free
-   generator, SAGA feature training (``engine.training.pipeline.prepare_scene``);
+2. prepare it as a user would, through the engine API (``engine.api.prepare``): automatic views rendered from
+   the splat, masks from the weights-free generator, SAGA feature training;
 3. click the lamp's shade once in a display view and select at three granularities (the shade, the lamp,
    everything on the table), with the product's predictor; a picture shows the three selections;
 4. edit: write the lamp alone (``lamp.ply``) and the scene without it (``scene_without_lamp.ply``), and render
@@ -25,22 +25,21 @@ HIGHLIGHT = np.array([1.0, 0.1, 0.1])
 
 def run_demo(out_dir: str, n_gaussians: int = 200_000, n_views: int = 8, size: int = 384, iterations: int = 2000,
              train_views: int = 24, log=print) -> int:  # fmt: skip
+    from engine.api.prepare import plan_prepare, run_prepare
+    from engine.api.prepare_spec import PrepareSpec
+    from engine.api.scene_files import read_scene
+    from engine.api.selection import extract, select_rows
+    from engine.api.trained_scene import open_trained
     from engine.cameras.auto_views import auto_views
-    from engine.masks.weights_free import WeightsFreeMaskSource
-    from engine.query.predictor import ScenePredictor
     from engine.query.prompts import Prompts, QueryCamera
     from engine.render.image_files import save_png
     from engine.render.render_views import render_to_folder, render_views
     from engine.synthetic.label_maps import render_label_maps
     from engine.synthetic.scene_generator import generate_table_scene, save_scene
-    from engine.training.checkpoint import load_checkpoint
-    from engine.training.pipeline import prepare_scene
-    from engine.training.trainer import TrainSettings
-    from engine.training.views import rendered_views
-    from saga_blender.core.splat_io import write_splat
+    from saga_blender.core.atomic_files import make_folder
 
     t0 = time.perf_counter()
-    os.makedirs(out_dir, exist_ok=True)
+    make_folder(out_dir, "output folder")
     log(f"[1/4] generating the demo scene ({n_gaussians} Gaussians)")
     scene = generate_table_scene(n_gaussians=n_gaussians, seed=0)
     ply, _ = save_scene(scene, out_dir, name="demo_scene")
@@ -50,7 +49,8 @@ def run_demo(out_dir: str, n_gaussians: int = 200_000, n_views: int = 8, size: i
     save_png(os.path.join(out_dir, "contact_sheet.png"), contact_sheet(paths, columns=4))
 
     log(f"[2/4] preparing: {train_views} automatic views, weights-free masks, {iterations} training iterations")
-    train_cams = auto_views(scene.splat, train_views, width=256, height=256, layout="object", up=scene.up)
+    spec = PrepareSpec(views=f"auto:{train_views}", layout="object", size=256, masks="fallback",
+                       iterations=iterations, pixels=400, device="cpu")  # fmt: skip
     workdir = os.path.join(out_dir, "work")
     last = {"stage": "", "t": 0.0}
 
@@ -61,12 +61,11 @@ def run_demo(out_dir: str, n_gaussians: int = 200_000, n_views: int = 8, size: i
             log(f"      [{p.percent:5.1f}%] {p.stage}: {p.message}{eta}")
             last.update(stage=p.stage, t=now)
 
-    result = prepare_scene(scene.splat, lambda: rendered_views(scene.splat, train_cams), train_views,
-                           WeightsFreeMaskSource(), workdir, TrainSettings(iterations=iterations, num_pixels=400),
-                           progress=progress, metadata={"scene_path": os.path.abspath(str(ply))})  # fmt: skip
+    scene_file = read_scene(ply)
+    run_prepare(plan_prepare(scene_file, workdir, spec), progress=progress)
 
     log("[3/4] one click on the lamp's shade, three granularities")
-    predictor = ScenePredictor(scene.splat, load_checkpoint(result.checkpoint_path, scene.splat.content_hash()))
+    trained = open_trained(workdir, scene=scene_file)
     lamp, shade = scene.object_names.index("lamp"), scene.part_names.index("lamp/shade")
     maps = render_label_maps(scene, cameras)
     view = int(np.argmax([(m[1] == shade).sum() for m in maps]))
@@ -74,7 +73,7 @@ def run_demo(out_dir: str, n_gaussians: int = 200_000, n_views: int = 8, size: i
     camera, prompts = QueryCamera.from_cameras(cameras, view), Prompts(positive=[(x, y)])
     selections = {}
     for label, scale in CLICK_SCALES.items():
-        sel = predictor.predict(camera, prompts, scale)
+        sel = trained.select(camera, prompts, scale)
         selections[label] = sel.ids
         iou_shade, iou_lamp = _iou(sel.ids, scene.part_id == shade), _iou(sel.ids, scene.object_id == lamp)
         log(f"      {label}: {len(sel.ids):,} Gaussians in {sum(sel.timings_ms.values()):.0f} ms "
@@ -85,12 +84,11 @@ def run_demo(out_dir: str, n_gaussians: int = 200_000, n_views: int = 8, size: i
 
     log("[4/4] edit and export: the lamp alone, the scene without it")
     lamp_ids = selections[OBJECT_SCALE]
-    keep = np.ones(len(scene.splat), bool)
-    keep[lamp_ids] = False
-    write_splat(os.path.join(out_dir, "lamp.ply"), scene.splat.subset(lamp_ids))
-    write_splat(os.path.join(out_dir, "scene_without_lamp.ply"), scene.splat.subset(np.flatnonzero(keep)))
+    rest = select_rows(lamp_ids, len(scene_file), invert=True)
+    extract(scene_file, select_rows(lamp_ids, len(scene_file)), os.path.join(out_dir, "lamp.ply"))
+    extract(scene_file, rest, os.path.join(out_dir, "scene_without_lamp.ply"))
     before = next(render_views(scene.splat, one_view)).rgb
-    after = next(render_views(scene.splat.subset(np.flatnonzero(keep)), one_view)).rgb
+    after = next(render_views(scene.splat.subset(rest), one_view)).rgb
     save_png(os.path.join(out_dir, "before_after.png"), np.concatenate([before, after], axis=1))
     log(f"done in {time.perf_counter() - t0:.1f} s: {out_dir}/scene_without_lamp.ply, lamp.ply, selection_scales.png, "
         f"before_after.png")  # fmt: skip

@@ -122,12 +122,11 @@ class Cameras:
                 cam["image_path"] = self.image_paths[i]
         return d
 
-    def save_json(self, path: str | os.PathLike) -> None:
-        path = os.fspath(path)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w") as fh:
-            json.dump(self.to_json_dict(), fh, indent=1)
-        os.replace(tmp, path)
+    def save_json(self, path: str | os.PathLike, **extra) -> None:
+        """Write the saga camera set (atomically); ``extra`` keys are added at the top level (readers ignore them)."""
+        from saga_blender.core.atomic_files import write_json
+
+        write_json(path, {**self.to_json_dict(), **extra})
 
     @staticmethod
     def from_json_dict(d: dict, path: str | os.PathLike | None = None) -> Cameras:

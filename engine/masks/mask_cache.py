@@ -5,27 +5,24 @@ source settings as sorted JSON, view name, view image shape/dtype/bytes). The fi
 ``shape`` and its bits (``np.packbits`` of the flattened bool stack) in ``np.savez_compressed``: a
 bool mask costs one bit before compression.
 
-Writes are atomic: the data goes to a temporary file in the same folder (``*.tmp``), is flushed to
-disk, and only then renamed onto its final name with ``os.replace``; a crash mid-write leaves at
-most an orphan ``.tmp`` (never read; removed when a later cache opens the folder and it is over an
-hour old), never a partial entry. An entry that cannot be read back (disk damage) counts as a miss
-and is rewritten.
+Writes go through the project's atomic-write helper (``saga_blender.core.atomic_files``): a crash
+mid-write leaves at most an orphan temporary file (never read; removed when a later cache opens the
+folder and it is over an hour old), never a partial entry. An entry that cannot be read back (disk
+damage) counts as a miss and is rewritten.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
-import time
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from engine.masks.source import MaskSource, check_mask_stack
-from engine.training.views import TrainingView
+from engine.views.training_view import TrainingView
+from saga_blender.core.atomic_files import atomic_write, make_folder, remove_stale_temps
 
 CACHE_VERSION = "saga-mask-cache-v1"
 _STALE_TMP_S = 3600.0
@@ -57,19 +54,10 @@ class MaskCache:
     """Per-view masks of any MaskSource, computed once and kept on disk in ``folder``."""
 
     def __init__(self, folder: str | os.PathLike) -> None:
-        self.folder = os.path.abspath(os.fspath(folder))
-        os.makedirs(self.folder, exist_ok=True)
+        self.folder = make_folder(os.path.abspath(os.fspath(folder)), "mask cache folder")
         self.hits = 0
         self.misses = 0
-        self._remove_stale_temps()
-
-    def _remove_stale_temps(self) -> None:
-        now = time.time()
-        for entry in os.scandir(self.folder):
-            if entry.name.endswith(".tmp") and entry.is_file():
-                with contextlib.suppress(OSError):
-                    if now - entry.stat().st_mtime > _STALE_TMP_S:
-                        os.remove(entry.path)
+        remove_stale_temps(self.folder, _STALE_TMP_S)
 
     def path_for(self, source: MaskSource, view: TrainingView) -> str:
         return os.path.join(self.folder, cache_key(source, view) + ".npz")
@@ -90,23 +78,13 @@ class MaskCache:
             return None
         return masks
 
-    def _write_temp(self, tmp_path: str, masks: np.ndarray) -> None:
-        """Write the entry to ``tmp_path`` and flush it to disk."""
-        with open(tmp_path, "wb") as f:
-            np.savez_compressed(f, **pack_masks(masks))
-            f.flush()
-            os.fsync(f.fileno())
+    def _write_entry(self, fh, masks: np.ndarray) -> None:
+        """Write the entry's bytes into the (temporary) file ``fh``."""
+        np.savez_compressed(fh, **pack_masks(masks))
 
     def _store(self, path: str, masks: np.ndarray) -> None:
-        fd, tmp_path = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=self.folder)
-        os.close(fd)
-        try:
-            self._write_temp(tmp_path, masks)
-            os.replace(tmp_path, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(tmp_path)
-            raise
+        with atomic_write(path) as fh:
+            self._write_entry(fh, masks)
 
     def masks_for_view(self, source: MaskSource, view: TrainingView) -> np.ndarray:
         """The view's masks from the cache, or computed by ``source``, stored, and returned."""

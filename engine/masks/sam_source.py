@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from engine.masks.sam_loading import SamCheckpointError, get_spec, import_segment_anything, load_sam
 from engine.masks.source import MaskSource, MaskSourceError, check_mask_stack
-from engine.training.views import TrainingView
+from engine.views.training_view import TrainingView
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 _MIB = 1 << 20

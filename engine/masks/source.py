@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from engine.training.views import TrainingView
+from engine.views.training_view import TrainingView
 
 
 class MaskSourceError(ValueError):

@@ -11,10 +11,12 @@ Folder format. For each training view, named by the view's name without its imag
   Grey-level (8/16/32-bit), palette (the index is the label), 1-bit, and RGB(A) images (each distinct
   non-black colour is a label; alpha is ignored) are read; float images are refused.
 
-H, W are the view's image size. Masks come back in file order (``.png`` first, then levels in
-numerical order; within an image, by label value). Other files (not ``.npz``/``.png``, or hidden) are
-ignored. Every problem is a MaskSourceError naming the file; :meth:`UserMaskSource.check_folder`
-reports all problems of a folder at once before training starts.
+H, W are the view's image size: the size of its own image (the photo of a capture, as you have it), or
+the size the engine trains at; masks at the photo's size are resized to the training size (nearest
+pixel). Masks come back in file order (``.png`` first, then levels in numerical order; within an
+image, by label value). Other files (not ``.npz``/``.png``, or hidden) are ignored. Every problem is
+a MaskSourceError naming the file; :meth:`UserMaskSource.check_folder` reports all problems of a
+folder at once before training starts.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from engine.masks.source import MaskSource, MaskSourceError, check_mask_stack
-from engine.training.views import TrainingView
+from engine.views.training_view import TrainingView
 
 _IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".exr", ".hdr", ".gif"}
 _LEVEL_RE = re.compile(r"^(?P<stem>.+?)(?:\.(?P<level>\d+))?\.png$", re.IGNORECASE)
@@ -105,11 +107,27 @@ def _png_size(path: str) -> tuple[int, int]:
         raise MaskSourceError(f"{path}: cannot read as PNG ({exc})") from exc
 
 
-def _size_of(view) -> tuple[str, int, int]:
+def _sizes_of(view) -> tuple[str, set[tuple[int, int]]]:
+    """(name, the accepted (height, width)s: the training size and the view's own image size)."""
     if isinstance(view, tuple):
         name, height, width = view
-        return str(name), int(height), int(width)
-    return view.name, int(view.height), int(view.width)
+        return str(name), {(int(height), int(width))}
+    sizes = {(int(view.height), int(view.width))}
+    src_w, src_h = getattr(view, "source_size", (view.width, view.height))
+    sizes.add((int(src_h), int(src_w)))
+    return view.name, sizes
+
+
+def _resize_nearest(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """[M, h, w] bool -> [M, H, W] by the nearest source pixel of each target pixel centre."""
+    _, h, w = masks.shape
+    rows = np.minimum(((np.arange(size[0]) + 0.5) * h / size[0]).astype(np.int64), h - 1)
+    cols = np.minimum(((np.arange(size[1]) + 0.5) * w / size[1]).astype(np.int64), w - 1)
+    return masks[:, rows][:, :, cols]
+
+
+def _size_text(sizes: set[tuple[int, int]]) -> str:
+    return " or ".join(f"{w}x{h}" for h, w in sorted(sizes, reverse=True))
 
 
 class UserMaskSource(MaskSource):
@@ -176,13 +194,14 @@ class UserMaskSource(MaskSource):
     def masks_for_view(self, view: TrainingView) -> np.ndarray:
         npz, pngs = self._locate(view.name)
         size = (view.height, view.width)
+        _, accepted = _sizes_of(view)
         if npz is not None:
             shape, dtype = _npz_header(npz)
             _check_dtype(npz, dtype)
-            if len(shape) != 3 or tuple(shape[1:]) != size:
+            if len(shape) != 3 or tuple(shape[1:]) not in accepted:
                 raise MaskSourceError(
-                    f"{npz}: 'masks' has shape {list(shape)}, expected [M, {size[0]}, {size[1]}] "
-                    f"(view {view.name!r} is {size[1]}x{size[0]})"
+                    f"{npz}: 'masks' has shape {list(shape)}, expected [M, H, W] with W x H = {_size_text(accepted)} "
+                    f"(view {view.name!r})"
                 )
             try:
                 with np.load(npz, allow_pickle=False) as data:
@@ -196,29 +215,32 @@ class UserMaskSource(MaskSource):
                         f"{masks.max()}); for labels use a label PNG"
                     )
                 masks = masks.astype(bool)
+            if masks.shape[1:] != size:
+                masks = _resize_nearest(masks, size)
             return check_mask_stack(masks, view, self.name)
         stacks = []
         for path in pngs:
             labels = _png_labels(path)
-            if labels.shape != size:
+            if labels.shape not in accepted:
                 raise MaskSourceError(
                     f"{path}: label image is {labels.shape[1]}x{labels.shape[0]}, but view "
-                    f"{view.name!r} is {size[1]}x{size[0]}"
+                    f"{view.name!r} is {_size_text(accepted)}"
                 )
             values = np.unique(labels)
             values = values[values != 0]
-            stacks.append(labels[None] == values[:, None, None])
+            stack = labels[None] == values[:, None, None]
+            stacks.append(stack if stack.shape[1:] == size else _resize_nearest(stack, size))
         masks = np.concatenate(stacks) if stacks else np.zeros((0, *size), dtype=bool)
         return check_mask_stack(masks, view, self.name)
 
     def problems(self, views: Iterable, allow_extra: bool = False) -> list[str]:
-        """Every problem of the folder for these views (TrainingView-like objects with name/height/width,
-        or (name, height, width) tuples): missing views, both kinds for one view, wrong sizes, unreadable
-        files, bad dtypes, and (unless ``allow_extra``) files that belong to no view."""
+        """Every problem of the folder for these views (TrainingView-like objects with name/height/width and
+        optionally source_size, or (name, height, width) tuples): missing views, both kinds for one view, wrong
+        sizes, unreadable files, bad dtypes, and (unless ``allow_extra``) files that belong to no view."""
         self._files = self._scan()
         out, used = [], set()
         for view in views:
-            name, height, width = _size_of(view)
+            name, accepted = _sizes_of(view)
             npz, pngs = self.files_for(view_stem(name))
             used.update(os.path.basename(p) for p in [npz, *pngs] if p)
             try:
@@ -237,9 +259,9 @@ class UserMaskSource(MaskSource):
                 except MaskSourceError as exc:
                     out.append(str(exc))
                     continue
-                if found != (height, width):
+                if found not in accepted:
                     what = f"'masks' has shape {list(found)}" if len(found) != 2 else f"masks are {found[1]}x{found[0]}"
-                    out.append(f"{path}: {what}, but view {name!r} is {width}x{height}")
+                    out.append(f"{path}: {what}, but view {name!r} is {_size_text(accepted)}")
         if not allow_extra:
             out.extend(
                 f"{os.path.join(self.folder, f)}: matches no training view" for f in self._files if f not in used

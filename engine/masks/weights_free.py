@@ -34,7 +34,7 @@ from skimage.morphology import convex_hull_image
 from skimage.segmentation import felzenszwalb
 
 from engine.masks.source import MaskSource
-from engine.training.views import TrainingView
+from engine.views.training_view import TrainingView
 
 
 @dataclass

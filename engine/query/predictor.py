@@ -12,7 +12,6 @@ reaches the threshold. Scribbles and masks become a few query features (k-means 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import torch
 
 from engine.render.pixel_contributors import PixelContributorFinder
 from engine.render.splat_tensors import splat_to_tensors
-from engine.training.checkpoint import CHECKPOINT_NAME, SceneCheckpoint, load_checkpoint
+from engine.training.checkpoint import SceneCheckpoint
 from saga_blender.core.gaussians import GaussianSplat
 
 from .feature_scores import FeatureScorer
@@ -58,7 +57,8 @@ class _QueryFeatures:
 
 
 class ScenePredictor:
-    """A trained scene, ready for prompts. ``ScenePredictor.from_workdir(W)`` or from a splat + checkpoint."""
+    """A trained scene, ready for prompts: a splat and its checkpoint (``engine.api.trained_scene.open_trained`` opens
+    a work folder into one)."""
 
     def __init__(self, splat: GaussianSplat, checkpoint: SceneCheckpoint, device: str = "cpu"):
         if len(splat) != len(checkpoint.features):
@@ -71,24 +71,6 @@ class ScenePredictor:
         self.scorer = FeatureScorer(checkpoint.features, checkpoint.gate_weight, checkpoint.gate_bias, self.device)
         self._query_cache: dict[tuple, _QueryFeatures] = {}
         self._score_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor | None]] = {}
-
-    @staticmethod
-    def from_workdir(workdir: str, scene_path: str | None = None, device: str = "cpu",
-                     sanitize: bool = False) -> ScenePredictor:  # fmt: skip
-        """Open a trained work folder; the scene is the one it was trained on unless ``scene_path`` is given
-        (it must have the same content)."""
-        from engine.cli import read_scene
-
-        path = os.path.join(workdir, CHECKPOINT_NAME)
-        meta_only = load_checkpoint(path)  # clear error when the folder was never trained
-        scene_path = scene_path or meta_only.metadata.get("scene_path")
-        if not scene_path:
-            raise ValueError(f"{workdir}: the checkpoint does not name its scene file; pass the scene explicitly")
-        if not os.path.exists(scene_path):
-            raise ValueError(f"{workdir} was trained on {scene_path}, which no longer exists; pass the scene file")
-        splat = read_scene(scene_path, sanitize).splat
-        ckpt = load_checkpoint(path, expected_hash=splat.content_hash())
-        return ScenePredictor(splat, ckpt, device)
 
     def __len__(self) -> int:
         return len(self.splat)

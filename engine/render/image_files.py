@@ -13,9 +13,13 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
 
 
 def save_png(path: str | os.PathLike, rgb: np.ndarray) -> None:
+    """Write a PNG atomically."""
     from PIL import Image
 
-    Image.fromarray(to_uint8(rgb) if rgb.dtype != np.uint8 else rgb).save(os.fspath(path))
+    from saga_blender.core.atomic_files import atomic_write
+
+    with atomic_write(path) as fh:
+        Image.fromarray(to_uint8(rgb) if rgb.dtype != np.uint8 else rgb).save(fh, format="PNG")
 
 
 def depth_to_rgb(depth: np.ndarray, alpha: np.ndarray, min_alpha: float = 0.5) -> np.ndarray:
@@ -34,7 +38,9 @@ def depth_to_rgb(depth: np.ndarray, alpha: np.ndarray, min_alpha: float = 0.5) -
 
 def save_depth(path_png: str | os.PathLike, depth: np.ndarray, alpha: np.ndarray) -> None:
     """Write ``<name>.png`` (viewable) and ``<name>.npy`` (float32 metres, NaN where alpha < 0.5)."""
+    from saga_blender.core.atomic_files import save_npy
+
     path_png = os.fspath(path_png)
     save_png(path_png, depth_to_rgb(depth, alpha))
     raw = np.where(alpha > 0.5, depth, np.nan).astype(np.float32)
-    np.save(os.path.splitext(path_png)[0] + ".npy", raw)
+    save_npy(os.path.splitext(path_png)[0] + ".npy", raw)

@@ -52,7 +52,9 @@ def render_views(
 
 def render_to_folder(splat, cameras, out_dir, backend="auto", device="cpu", depth=True, log=print) -> list[str]:
     """Write ``<name>.png`` (and ``<name>_depth.png`` / ``.npy``) per camera; returns the colour paths."""
-    os.makedirs(out_dir, exist_ok=True)
+    from saga_blender.core.atomic_files import make_folder
+
+    make_folder(out_dir, "output folder")
     paths = []
     t0 = time.perf_counter()
     for view in render_views(splat, cameras, backend=backend, device=device):

@@ -23,6 +23,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from engine.api.errors import USER_ERRORS
+from engine.api.npy_files import read_npy
+
 from .prepare_job import PrepareRequest, prepare_work
 from .state import EngineState, ServiceError
 
@@ -94,7 +97,9 @@ class ViewPrompts(BaseModel):
 
 
 class QueryRequest(BaseModel):
-    camera: Camera
+    camera: Camera | None = Field(None, description="the camera the prompts are given in (or give view)")
+    view: int | None = Field(None, ge=0, le=100_000, description="a training view's index instead of a camera: "
+                             "prompts are in that view's own pixels (the photo's, for a capture)")  # fmt: skip
     positive: list[Point] = Field(default_factory=list, max_length=1000)
     negative: list[Point] = Field(default_factory=list, max_length=1000)
     positive_scribbles: list[list[Point]] = Field(default_factory=list, max_length=100)
@@ -124,11 +129,19 @@ class ClusterRequest(BaseModel):
     sample_fraction: float = Field(0.02, gt=0.0, le=1.0)
 
 
-def load_npy(data: bytes, what: str) -> np.ndarray:
-    try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise ServiceError(400, f"{what}: not a .npy array ({exc})") from exc
+def status_for(exc: Exception) -> int:
+    """The HTTP status of an error a client caused (``engine.api.errors.USER_ERRORS``)."""
+    from engine.api.work_folder import WorkFolderBusyError
+    from engine.training.checkpoint import CheckpointError
+    from saga_blender.core.errors import DiskFullError, SplatFileError
+
+    if isinstance(exc, (WorkFolderBusyError, CheckpointError)):
+        return 409
+    if isinstance(exc, DiskFullError):
+        return 507
+    if isinstance(exc, SplatFileError):
+        return 422
+    return 400
 
 
 def npy_response(array: np.ndarray, headers: dict | None = None) -> Response:
@@ -152,6 +165,12 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
     @app.exception_handler(ServiceError)
     async def service_error(_request, exc: ServiceError):
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    async def user_error(_request, exc: Exception):
+        return JSONResponse({"detail": str(exc)}, status_code=status_for(exc))
+
+    for kind in USER_ERRORS:
+        app.add_exception_handler(kind, user_error)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request, exc: RequestValidationError):
@@ -197,6 +216,14 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
         state.close_scene(scene_id)
         return {"closed": scene_id}
 
+    @app.get("/v1/scenes/{scene_id}/views", dependencies=auth)
+    def views(scene_id: str):
+        """The prepared scene's training views (saga camera set, each at its own size) and the training size."""
+        trained = state.scene(scene_id).trained()
+        if trained.cameras is None:
+            raise ServiceError(404, f"scene {scene_id} was prepared without recording its views")
+        return {**trained.cameras.to_json_dict(), "training_size": trained.training_size}
+
     @app.post("/v1/scenes/{scene_id}/prepare", dependencies=auth, status_code=202)
     def prepare(scene_id: str, req: PrepareRequest):
         scene = state.scene(scene_id)
@@ -221,57 +248,54 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
     @app.post("/v1/scenes/{scene_id}/query", dependencies=auth)
     def query(scene_id: str, req: QueryRequest):
         from engine.query.postprocess import PostProcess
-        from engine.query.prompts import PromptError, Prompts
+        from engine.query.prompts import Prompts
 
-        predictor = state.scene(scene_id).predictor()
-        try:
-            camera = _camera(req.camera)
-            mask = load_npy(base64.b64decode(req.mask_npy, validate=True), "mask_npy") if req.mask_npy else None
-            prompts = Prompts(req.positive, req.negative, [list(s) for s in req.positive_scribbles],
-                              [list(s) for s in req.negative_scribbles], mask)  # fmt: skip
-            post = PostProcess(req.outlier_filter, req.grow) if req.outlier_filter or req.grow else None
-            more = [(_camera(v.camera), Prompts(v.positive, v.negative, require_positive=False))
-                    for v in req.more_views]  # fmt: skip
-            sel = predictor.predict(camera, prompts, req.scale, req.threshold, post, more)
-        except (PromptError, ValueError) as exc:
-            raise ServiceError(400, str(exc)) from exc
+        trained = state.scene(scene_id).trained()
+        if (req.camera is None) == (req.view is None):
+            raise ServiceError(400, "give either camera or view (a training view's index)")
+        camera = _camera(req.camera) if req.camera is not None else trained.view_camera(req.view)
+        mask = None
+        if req.mask_npy:
+            try:
+                raw = base64.b64decode(req.mask_npy, validate=True)
+            except ValueError as exc:
+                raise ServiceError(400, f"mask_npy: not base64 ({exc})") from exc
+            mask = read_npy(raw, "mask_npy")
+        prompts = Prompts(req.positive, req.negative, [list(s) for s in req.positive_scribbles],
+                          [list(s) for s in req.negative_scribbles], mask)  # fmt: skip
+        post = PostProcess(req.outlier_filter, req.grow) if req.outlier_filter or req.grow else None
+        more = [(_camera(v.camera), Prompts(v.positive, v.negative, require_positive=False)) for v in req.more_views]
+        sel = trained.select(camera, prompts, req.scale, req.threshold, post, more)
         return npy_response(sel.ids, {"X-Saga-Count": str(len(sel.ids)), "X-Saga-Notes": json.dumps(sel.notes),
                                       "X-Saga-Timings": json.dumps(sel.timings_ms)})  # fmt: skip
 
     @app.post("/v1/scenes/{scene_id}/cluster", dependencies=auth)
     def cluster(scene_id: str, req: ClusterRequest):
-        from engine.query.segment_everything import segment_everything
-
-        predictor = state.scene(scene_id).predictor()
-        clusters = segment_everything(predictor.scorer, req.scale, sample_fraction=req.sample_fraction, seed=req.seed)
+        clusters = (
+            state.scene(scene_id).trained().cluster(req.scale, seed=req.seed, sample_fraction=req.sample_fraction)
+        )
         return npy_response(clusters.labels, {"X-Saga-Clusters": str(clusters.count)})
 
     @app.post("/v1/scenes/{scene_id}/extract", dependencies=auth)
     async def extract(scene_id: str, request: Request, invert: bool = False, out: str | None = None):
-        from engine.query_commands import select_rows
+        from engine.api.selection import extract as write_part
+        from engine.api.selection import select_rows
 
         scene = state.scene(scene_id)
-        from saga_blender.core.splat_io import write_splat
-
-        ids = load_npy(await request.body(), "ids")
-        try:
-            rows = select_rows(ids, len(scene.splat), invert)
-        except ValueError as exc:
-            raise ServiceError(400, str(exc)) from exc
-        part = scene.splat.subset(rows)
-
+        rows = select_rows(read_npy(await request.body(), "ids", max_elements=len(scene.splat)), len(scene.splat),
+                           invert)  # fmt: skip
         if out is not None:
             target = state.resolve_path(out, must_exist=False)
             if not os.path.isdir(os.path.dirname(target)):
                 raise ServiceError(404, f"the folder of {out} does not exist on the engine's machine")
-            write_splat(target, part)
-            return {"path": target, "gaussians": len(part)}
+            write_part(scene.scene, rows, target)
+            return {"path": target, "gaussians": len(rows)}
         with tempfile.TemporaryDirectory(dir=os.path.join(state.data_dir, "exports")) as tmp:
             path = os.path.join(tmp, "part.ply")
-            write_splat(path, part)
+            write_part(scene.scene, rows, path)
             with open(path, "rb") as fh:
                 data = fh.read()
-        return Response(data, media_type="application/octet-stream", headers={"X-Saga-Count": str(len(part))})
+        return Response(data, media_type="application/octet-stream", headers={"X-Saga-Count": str(len(rows))})
 
     @app.post("/v1/shutdown", dependencies=auth)
     def shutdown():

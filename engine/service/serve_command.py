@@ -21,13 +21,16 @@ import sys
 import threading
 import time
 
+from engine.cli_support import UsageError, int_range
+
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 def add_parser(sub) -> None:
     s = sub.add_parser("serve", help="run the engine service (HTTP API) for Blender or other clients")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
-    s.add_argument("--port", type=int, default=0, help="port (0: any free port, printed in the ready line)")
+    s.add_argument("--port", type=int_range(0, 65535), default=0,
+                   help="port (0: any free port, printed in the ready line)")  # fmt: skip
     s.add_argument("--token-file", help="file holding the access token (created if missing; default <data>/token)")
     s.add_argument("--data-dir", default=os.environ.get("SAGA_ENGINE_DATA", os.path.expanduser("~/.cache/saga-engine")),
                    help="work folders of prepared scenes, uploads, log (default ~/.cache/saga-engine)")  # fmt: skip
@@ -42,15 +45,13 @@ def read_or_create_token(path: str) -> str:
         with open(path) as fh:
             token = fh.read().strip()
         if len(token) < 16:
-            raise ValueError(f"{path}: the token must be at least 16 characters")
+            raise UsageError(f"{path}: the token must be at least 16 characters")
         return token
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    from saga_blender.core.atomic_files import make_folder, write_text
+
+    make_folder(os.path.dirname(os.path.abspath(path)), "token folder")
     token = secrets.token_urlsafe(32)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token + "\n")
-    os.replace(tmp, path)
+    write_text(path, token + "\n", permissions=0o600)
     return token
 
 
@@ -62,13 +63,14 @@ def cmd_serve(args) -> int:
 
     loopback = args.host in LOOPBACK
     if not loopback and not args.allow_remote:
-        raise ValueError(f"binding to {args.host} exposes the engine to the network; add --allow-remote if you mean "
+        raise UsageError(f"binding to {args.host} exposes the engine to the network; add --allow-remote if you mean "
                          "it (clients then need the token, and their paths stay inside the data folder)")  # fmt: skip
     if not loopback:
         print(f"warning: the engine listens on {args.host}:{args.port or '(any port)'}, reachable from other "
               "machines; anyone with the token can use it", file=sys.stderr, flush=True)  # fmt: skip
-    data_dir = os.path.abspath(args.data_dir)
-    os.makedirs(data_dir, exist_ok=True)
+    from saga_blender.core.atomic_files import make_folder
+
+    data_dir = make_folder(os.path.abspath(args.data_dir), "data folder")
     token_file = os.path.abspath(args.token_file or os.path.join(data_dir, "token"))
     token = read_or_create_token(token_file)
     log_file = os.path.abspath(args.log_file or os.path.join(data_dir, "engine.log"))
@@ -85,7 +87,7 @@ def cmd_serve(args) -> int:
     try:
         sock.bind((args.host, args.port))
     except OSError as exc:
-        raise ValueError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
     sock.listen(64)
     port = sock.getsockname()[1]
     server: uvicorn.Server | None = None
@@ -101,7 +103,7 @@ def cmd_serve(args) -> int:
     while not server.started and thread.is_alive():
         time.sleep(0.01)
     if not thread.is_alive():
-        raise ValueError("the HTTP server did not start (see the log: " + log_file + ")")
+        raise UsageError("the HTTP server did not start (see the log: " + log_file + ")")
     host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
     ready = {"saga_engine": "ready", "url": f"http://{host}:{port}", "protocol": PROTOCOL_VERSION,
              "pid": os.getpid(), "token_file": token_file, "log": log_file}  # fmt: skip

@@ -18,7 +18,10 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 
-from engine.training.checkpoint import CHECKPOINT_NAME
+from engine.api.scene_files import SceneFile
+from engine.api.trained_scene import TrainedScene, open_trained
+from engine.api.work_folder import FolderState, WorkFolder
+from engine.training.checkpoint import CheckpointError
 
 
 def scene_workdir(data_dir: str, content_hash: str) -> str:
@@ -38,37 +41,52 @@ class ServiceError(Exception):
 @dataclass
 class OpenScene:
     id: str
-    path: str
-    splat: object  # GaussianSplat
-    content_hash: str
-    workdir: str
-    _predictor: object = None
+    scene: SceneFile
+    folder: WorkFolder
+    _trained: TrainedScene | None = None
+    _trained_stamp: tuple | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def prepared(self) -> bool:
-        return os.path.exists(os.path.join(self.workdir, CHECKPOINT_NAME))
+    def path(self) -> str:
+        return self.scene.path
 
-    def predictor(self):
-        """The scene's predictor, loaded on first use (and again after a new prepare)."""
+    @property
+    def splat(self):
+        return self.scene.splat
+
+    @property
+    def content_hash(self) -> str:
+        return self.scene.content_hash
+
+    @property
+    def workdir(self) -> str:
+        return self.folder.path
+
+    def folder_state(self) -> FolderState:
+        return self.folder.state(self.content_hash)
+
+    def trained(self) -> TrainedScene:
+        """The prepared scene for queries, (re)loaded whenever a new checkpoint has been committed."""
         with self.lock:
-            if self._predictor is None:
-                if not self.prepared:
-                    raise ServiceError(409, f"scene {self.id} is not prepared yet: run prepare first")
-                from engine.query.predictor import ScenePredictor
-                from engine.training.checkpoint import load_checkpoint
-
-                ckpt = load_checkpoint(os.path.join(self.workdir, CHECKPOINT_NAME), self.content_hash)
-                self._predictor = ScenePredictor(self.splat, ckpt)
-            return self._predictor
-
-    def forget_predictor(self) -> None:
-        with self.lock:
-            self._predictor = None
+            stamp = self.folder.checkpoint_stamp()
+            if self._trained is None or stamp != self._trained_stamp:
+                state = self.folder_state()
+                if not state.prepared:
+                    raise ServiceError(409, f"scene {self.id} is not prepared: {state.problem}" if state.problem
+                                       else f"scene {self.id} is not prepared yet: run prepare first")  # fmt: skip
+                try:
+                    self._trained = open_trained(self.folder.path, scene=self.scene)
+                except CheckpointError as exc:
+                    raise ServiceError(409, f"scene {self.id} is not prepared: {exc}") from exc
+                self._trained_stamp = stamp
+            return self._trained
 
     def info(self) -> dict:
+        state = self.folder_state()
         return {"id": self.id, "path": self.path, "gaussians": len(self.splat), "content_hash": self.content_hash,
-                "prepared": self.prepared, "sh_degree": self.splat.sh_degree}  # fmt: skip
+                "prepared": state.prepared, "problem": state.problem, "sh_degree": self.splat.sh_degree,
+                "sanitized": self.scene.sanitized}  # fmt: skip
 
 
 @dataclass
@@ -119,24 +137,25 @@ class EngineState:
 
     # -- scenes -----------------------------------------------------------------------------------------------
     def open_scene(self, path: str, sanitize: bool = False) -> OpenScene:
+        from engine.api.scene_files import read_scene
         from saga_blender.core.errors import SplatFileError
-        from saga_blender.core.splat_io import read_splat
 
         real = self.resolve_path(path)
         if os.path.isdir(real):
             raise ServiceError(400, f"{path} is a folder; give a .ply, .compressed.ply or .splat file")
         try:
-            splat = read_splat(real, sanitize=sanitize).splat
+            scene_file = read_scene(real, sanitize=sanitize)
         except SplatFileError as exc:
             raise ServiceError(422, str(exc)) from exc
-        if len(splat) == 0:
+        if len(scene_file) == 0:
             raise ServiceError(422, f"{path}: the file holds no Gaussians")
-        digest = splat.content_hash()
+        digest = scene_file.content_hash
         with self.lock:
             for scene in self.scenes.values():
                 if scene.content_hash == digest and scene.path == real:
                     return scene
-            scene = OpenScene(uuid.uuid4().hex[:12], real, splat, digest, scene_workdir(self.data_dir, digest))
+            folder = WorkFolder(scene_workdir(self.data_dir, digest))
+            scene = OpenScene(uuid.uuid4().hex[:12], scene_file, folder)
             self.scenes[scene.id] = scene
         return scene
 

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from engine.masks.source import MaskSource, MaskSourceError
-from engine.training.views import TrainingView
+from engine.views.training_view import TrainingView
 
 KINDS = ("part", "object", "group", "merged", "spurious")
 

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
+from saga_blender.core.atomic_files import atomic_write
 from saga_blender.core.gaussians import GaussianSplat
 from saga_blender.core.splat_io import read_splat, write_splat
 
@@ -272,13 +273,11 @@ _META = ("up", "center", "bbox_min", "bbox_max")
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """An ``.npz`` with fixed zip timestamps, so the same arrays give the same bytes."""
-    tmp = path.with_name(path.name + f".tmp-{os.getpid()}")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+    with atomic_write(path) as fh, zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
         for key, value in arrays.items():
             buf = io.BytesIO()
             np.lib.format.write_array(buf, np.asarray(value), allow_pickle=False)
             zf.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buf.getvalue())
-    os.replace(tmp, path)
 
 
 def save_scene(scene: SyntheticScene, folder: str | os.PathLike, name: str = "scene") -> tuple[Path, Path]:

@@ -1,14 +1,15 @@
 """Prepare a scene: views, masks, mask scales, the frozen-geometry precompute, training, checkpoint.
 
 Stages report progress through one callback (stage, overall percent, ETA, message); ``cancel`` (a
-threading.Event) stops within one view or one training iteration and leaves the previous checkpoint as
-it was. Everything reusable is cached in the work folder: masks per view (``masks/``) and the checkpoint.
+threading.Event) stops within one view or one training iteration. Everything this writes goes into ``out_dir``
+(the checkpoint and ``records/``), which the caller stages and swaps in whole (``engine.api.work_folder``), so a
+cancelled or failed run changes nothing the user had. Masks are cached per view in ``mask_cache_dir`` (entries are
+keyed by content and written atomically, so a cache shared between runs is safe).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -23,12 +24,11 @@ from .checkpoint import CHECKPOINT_NAME, SceneCheckpoint, package_versions, save
 from .mask_scales import ScaleTransform
 from .trainer import TrainingCancelled, TrainSettings, knn_neighbours, train_features
 from .view_records import ViewRecord, build_view_record
-from .views import TrainingView
 
 # share of the overall progress bar per stage
 STAGE_WEIGHTS = {"views and masks": 0.35, "neighbours": 0.03, "training": 0.6, "saving": 0.02}
 TOP_K = 32
-CAMERAS_NAME = "cameras.json"  # the training views' cameras, so a query can name a view by index
+RECORDS_NAME = "records"
 
 
 @dataclass
@@ -48,6 +48,7 @@ ProgressFn = Callable[[Progress], None]
 @dataclass
 class PrepareResult:
     checkpoint_path: str
+    records_path: str
     seconds: float
     training_seconds: float
     num_views: int
@@ -73,16 +74,6 @@ class _Reporter:
         self.done += STAGE_WEIGHTS[name]
 
 
-def _save_cameras(views: list[tuple], path: str) -> None:
-    """Write the training cameras (saga cameras.json, atomically) when they share one image size."""
-    from engine.cameras.cameras import Cameras
-
-    names, viewmats, Ks, widths, heights = zip(*views, strict=True)
-    if len(set(widths)) != 1 or len(set(heights)) != 1:
-        return
-    Cameras(np.stack(viewmats), np.stack(Ks), widths[0], heights[0], list(names)).save_json(path)
-
-
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("preparation cancelled; the previous checkpoint (if any) is unchanged")
@@ -90,17 +81,18 @@ def _check_cancel(cancel: threading.Event | None) -> None:
 
 def prepare_scene(
     splat: GaussianSplat,
-    views: Callable[[], object],  # () -> iterator of TrainingView
+    views: Callable[[], object],  # () -> iterator of engine.views.training_view.TrainingView
     num_views: int,
     mask_source,
-    workdir: str,
+    out_dir: str,
     settings: TrainSettings,
+    mask_cache_dir: str,
     device: str = "cpu",
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
     metadata: dict | None = None,
 ) -> PrepareResult:
-    """Run every stage and write ``workdir/saga_features.npz`` (atomically)."""
+    """Run every stage; write ``out_dir/saga_features.npz`` and the per-view records ``out_dir/records/``."""
     from engine.masks.mask_cache import MaskCache
     from engine.render.contributors import render_contributors
     from engine.render.splat_tensors import splat_to_tensors
@@ -109,21 +101,16 @@ def prepare_scene(
         raise ValueError("the scene has no Gaussians: nothing to train")
     t_start = time.perf_counter()
     report = _Reporter(progress)
-    os.makedirs(workdir, exist_ok=True)
-    cache = MaskCache(os.path.join(workdir, "masks"))
-    records_dir = os.path.join(workdir, "records")
-    shutil.rmtree(records_dir, ignore_errors=True)
-    os.makedirs(records_dir)
+    cache = MaskCache(mask_cache_dir)
+    records_dir = os.path.join(out_dir, RECORDS_NAME)
+    os.makedirs(records_dir, exist_ok=True)
     st = splat_to_tensors(splat, device)
 
     started = time.perf_counter()
     records: list[ViewRecord] = []
-    seen_views: list[tuple] = []  # (name, viewmat, K, width, height)
     visibility = np.zeros(len(splat), np.float32)
     for i, view in enumerate(views()):
         _check_cancel(cancel)
-        view: TrainingView
-        seen_views.append((view.name, view.viewmat, view.K, view.width, view.height))
         masks = cache.masks_for_view(mask_source, view)
         vm = torch.from_numpy(view.viewmat.astype(np.float32))[None].to(device)
         K = torch.from_numpy(view.K.astype(np.float32))[None].to(device)
@@ -141,7 +128,9 @@ def prepare_scene(
     report.finish("views and masks")
     if not records:
         raise ValueError("no training views")
-    _save_cameras(seen_views, os.path.join(workdir, CAMERAS_NAME))
+    if not visibility.any():
+        raise ValueError(f"no Gaussian of the scene is visible in any of the {len(records)} training views: "
+                         "the cameras do not look at the splat (check the capture's cameras)")  # fmt: skip
     all_scales = np.concatenate([np.asarray(r.scales) for r in records])
     if len(all_scales) == 0:
         raise ValueError(f"the mask source '{mask_source.name}' produced no usable mask in {len(records)} views")
@@ -163,19 +152,21 @@ def prepare_scene(
 
     result = train_features(records, unit_scales, neighbours, settings, device=device, progress=on_step, cancel=cancel)
     report.finish("training")
+    views_used = len(records)
+    del records  # release the memory maps before the caller moves or removes the folder
 
     started = time.perf_counter()
     _check_cancel(cancel)
     meta = dict(metadata or {})
     meta.update(
         content_hash=splat.content_hash(), num_gaussians=len(splat), settings=settings.to_dict(),
-        num_views=len(records), mask_source=mask_source.name, mask_settings=mask_source.settings(),
+        num_views=views_used, mask_source=mask_source.name, mask_settings=mask_source.settings(),
         versions=package_versions(), training_seconds=round(result.seconds, 2),
     )  # fmt: skip
-    path = os.path.join(workdir, CHECKPOINT_NAME)
+    path = os.path.join(out_dir, CHECKPOINT_NAME)
     save_checkpoint(path, SceneCheckpoint(result.features, result.gate_weight, result.gate_bias,
                                           transform.quantiles, meta, visibility))  # fmt: skip
     report.stage("saving", 1, 1, started, path)
     report.finish("saving")
-    return PrepareResult(path, time.perf_counter() - t_start, result.seconds, len(records),
+    return PrepareResult(path, records_dir, time.perf_counter() - t_start, result.seconds, views_used,
                          len(all_scales), float(np.mean(result.losses[-50:])))  # fmt: skip

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from saga_blender.core.atomic_files import save_npy, write_json
 
 from .mask_scales import mask_scales
 from .pixel_identity import pack_membership
@@ -47,16 +48,13 @@ class ViewRecord:
         return len(self.scales)
 
     def save(self, folder: str) -> None:
-        """Write atomically: a temporary folder renamed into place."""
-        tmp = f"{folder}.tmp-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
+        """Write the record's files into ``folder`` (a new folder inside a prepare's staging folder, so the files are
+        scratch: written through the atomic helper without fsync; ``meta.json`` last marks the record complete)."""
+        os.makedirs(folder, exist_ok=True)
         for key in ARRAYS:
-            np.save(os.path.join(tmp, f"{key}.npy"), getattr(self, key))
-        with open(os.path.join(tmp, "meta.json"), "w") as fh:
-            json.dump({"name": self.name, "height": self.height, "width": self.width}, fh)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
+            save_npy(os.path.join(folder, f"{key}.npy"), getattr(self, key), durable=False)
+        write_json(os.path.join(folder, "meta.json"), {"name": self.name, "height": self.height, "width": self.width},
+                   durable=False)  # fmt: skip
 
     @staticmethod
     def load(folder: str, mmap: bool = True) -> ViewRecord:

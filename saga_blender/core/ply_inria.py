@@ -107,7 +107,7 @@ def _rest_index(name: str) -> int:
         return -1
 
 
-def write_inria_ply(path: str | os.PathLike, splat: GaussianSplat) -> None:
+def write_inria_ply(path: str | os.PathLike, splat: GaussianSplat, *, overwrite: bool = True) -> None:
     """Write a binary little-endian INRIA ``.ply`` atomically (``atomic_files``)."""
     from plyfile import PlyData, PlyElement
 
@@ -117,5 +117,5 @@ def write_inria_ply(path: str | os.PathLike, splat: GaussianSplat) -> None:
     for name, col in columns.items():
         data[name] = col
     element = PlyElement.describe(data, "vertex")
-    with atomic_write(path) as fh:
+    with atomic_write(path, overwrite=overwrite) as fh:
         PlyData([element], text=False, byte_order="<").write(fh)

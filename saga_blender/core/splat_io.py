@@ -121,9 +121,10 @@ def _read_ply(path: str):
         raise SplatFileError(path, f"malformed or truncated PLY: {reason}") from exc
 
 
-def write_splat(path: str | os.PathLike, splat: GaussianSplat) -> None:
-    """Write INRIA ``.ply`` (the only output format; every property, extras included)."""
+def write_splat(path: str | os.PathLike, splat: GaussianSplat, *, overwrite: bool = True) -> None:
+    """Write INRIA ``.ply`` (the only output format; every property, extras included), atomically; with
+    ``overwrite=False`` an existing file is refused (FileWriteError) and left as it was."""
     path = os.fspath(path)
     if not path.lower().endswith(".ply") or path.lower().endswith(".compressed.ply"):
         raise SplatFileError(path, "can only write INRIA .ply (use a name ending in .ply)")
-    write_inria_ply(path, splat)
+    write_inria_ply(path, splat, overwrite=overwrite)

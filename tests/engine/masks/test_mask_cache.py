@@ -9,7 +9,7 @@ import pytest
 
 from engine.masks.mask_cache import MaskCache, cache_key, pack_masks, unpack_masks
 from engine.masks.source import MaskSource, MaskSourceError
-from engine.training.views import TrainingView
+from engine.views.training_view import TrainingView
 
 
 class CountingSource(MaskSource):
@@ -88,15 +88,16 @@ def test_crash_mid_write_leaves_no_entry_and_old_entry_intact(tmp_path, monkeypa
     old_path = cache.path_for(source, view_old)
     old_bytes = open(old_path, "rb").read()
 
-    real_write = MaskCache._write_temp
+    real_write = MaskCache._write_entry
     written = []
 
-    def crash_after_temp(self, tmp_path_, masks):
-        real_write(self, tmp_path_, masks)
-        written.append(os.path.getsize(tmp_path_))
+    def crash_after_temp(self, fh, masks):
+        real_write(self, fh, masks)
+        fh.flush()
+        written.append(os.fstat(fh.fileno()).st_size)
         raise KeyboardInterrupt("simulated crash after the temp file was written")
 
-    monkeypatch.setattr(MaskCache, "_write_temp", crash_after_temp)
+    monkeypatch.setattr(MaskCache, "_write_entry", crash_after_temp)
     with pytest.raises(KeyboardInterrupt):
         cache.masks_for_view(source, view_new)
     assert written and written[0] > 0
@@ -128,10 +129,10 @@ def test_damaged_entry_is_recomputed(tmp_path):
 
 
 def test_stale_temp_files_are_cleaned(tmp_path):
-    stale = tmp_path / "abc.npz.123.tmp"
+    stale = tmp_path / ".abc.npz.0123456789abcdef.saga-tmp"
     stale.write_bytes(b"partial")
     os.utime(stale, (0, 0))
-    recent = tmp_path / "def.npz.456.tmp"
+    recent = tmp_path / ".def.npz.0123456789abcdef.saga-tmp"
     recent.write_bytes(b"partial")
     MaskCache(tmp_path)
     assert not stale.exists() and recent.exists()

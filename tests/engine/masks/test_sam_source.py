@@ -20,7 +20,7 @@ from engine.masks.sam_loading import (  # noqa: E402
 )
 from engine.masks.sam_source import SamMaskSource, checkpoint_fingerprint, remove_small_regions  # noqa: E402
 from engine.masks.source import MaskSourceError  # noqa: E402
-from engine.training.views import TrainingView  # noqa: E402
+from engine.views.training_view import TrainingView  # noqa: E402
 
 TINY = SamSpec("tiny", embed_dim=32, depth=2, num_heads=2, global_attn_indexes=(1,))
 TINY_WIDE = SamSpec("tiny_wide", embed_dim=64, depth=2, num_heads=2, global_attn_indexes=(1,))

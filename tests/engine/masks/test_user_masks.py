@@ -8,7 +8,7 @@ from PIL import Image
 
 from engine.masks.source import MaskSourceError
 from engine.masks.user_masks import UserMaskSource, view_stem
-from engine.training.views import TrainingView
+from engine.views.training_view import TrainingView
 
 H, W = 12, 16
 
@@ -85,7 +85,7 @@ def test_wrong_size(tmp_path):
     np.savez(tmp_path / "a.npz", masks=np.zeros((1, H + 1, W), bool))
     Image.fromarray(np.zeros((H, W + 2), np.uint8)).save(tmp_path / "b.png")
     source = UserMaskSource(tmp_path)
-    with pytest.raises(MaskSourceError, match=r"a\.npz.*shape \[1, 13, 16\].*\[M, 12, 16\]"):
+    with pytest.raises(MaskSourceError, match=r"a\.npz.*shape \[1, 13, 16\].*\[M, H, W\] with W x H = 16x12"):
         source.masks_for_view(make_view("a"))
     with pytest.raises(MaskSourceError, match=r"b\.png.*18x12.*16x12"):
         source.masks_for_view(make_view("b"))

@@ -12,7 +12,8 @@ from engine.masks.source import check_mask_stack
 from engine.masks.weights_free import WeightsFreeMaskSource
 from engine.synthetic.label_maps import pooled_recall, render_label_maps
 from engine.synthetic.scene_generator import generate_table_scene
-from engine.training.views import TrainingView, rendered_views
+from engine.views.training_view import TrainingView
+from engine.views.view_sources import rendered_views
 
 SIZE = 128  # 40k Gaussians at 128 px: the pixel density of the 200k demo scene at 256 px
 

@@ -7,12 +7,12 @@ import pytest
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory):
+    from engine.api.prepare import plan_prepare, run_prepare
+    from engine.api.prepare_spec import PrepareSpec
+    from engine.api.scene_files import read_scene
     from engine.cameras.auto_views import auto_views
     from engine.synthetic.damaged_masks import DamagedLabelMaskSource
     from engine.synthetic.scene_generator import generate_table_scene, save_scene
-    from engine.training.pipeline import prepare_scene
-    from engine.training.trainer import TrainSettings
-    from engine.training.views import rendered_views
 
     root = tmp_path_factory.mktemp("trained")
     scene = generate_table_scene(30_000, seed=0)
@@ -22,7 +22,6 @@ def trained(tmp_path_factory):
     source = DamagedLabelMaskSource.from_scene(scene, cams, seed=0, drop=0.0, merge=0.0, boundary_px=0.0,
                                                spurious=0)  # fmt: skip
     workdir = str(root / "work")
-    prepare_scene(scene.splat, lambda: rendered_views(scene.splat, cams), len(cams), source, workdir,
-                  TrainSettings(iterations=800, num_pixels=300, seed=0),
-                  metadata={"scene_path": scene_path})  # fmt: skip
+    spec = PrepareSpec(iterations=800, pixels=300, seed=0, device="cpu")
+    run_prepare(plan_prepare(read_scene(scene_path), workdir, spec, cameras=cams, mask_source=source))
     return {"scene": scene, "scene_path": scene_path, "workdir": workdir, "cameras": cams}

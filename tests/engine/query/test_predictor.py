@@ -10,18 +10,19 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from engine.api.trained_scene import open_trained
 from engine.cameras.cameras import intrinsics, look_at_viewmat
 from engine.evaluation.click_protocol import choose_clicks
 from engine.query.postprocess import PostProcess
-from engine.query.predictor import ScenePredictor
 from engine.query.prompts import PromptError, Prompts, QueryCamera
 from engine.synthetic.label_maps import render_label_maps
 from engine.training.checkpoint import CheckpointError
+from saga_blender.core.errors import SplatFileError
 
 
 @pytest.fixture(scope="module")
 def predictor(trained):
-    return ScenePredictor.from_workdir(trained["workdir"])
+    return open_trained(trained["workdir"]).predictor
 
 
 def iou(ids, truth):
@@ -126,20 +127,20 @@ def test_bad_input_gives_one_clear_error(trained, predictor, tmp_path):
     with pytest.raises(PromptError, match="empty background"):
         predictor.predict(cam, Prompts(positive=[(0, 0)]), 0.5)  # a corner of an object view: nothing there
     with pytest.raises(CheckpointError, match="no trained features here"):
-        ScenePredictor.from_workdir(str(tmp_path))
+        open_trained(str(tmp_path))
     other = tmp_path / "other.ply"
     from engine.synthetic.scene_generator import generate_table_scene
     from saga_blender.core.splat_io import write_splat
 
     write_splat(other, generate_table_scene(30_000, seed=5).splat)
     with pytest.raises(CheckpointError, match="trained for another scene"):
-        ScenePredictor.from_workdir(trained["workdir"], str(other))
+        open_trained(trained["workdir"], str(other))
     moved = tmp_path / "work"
     shutil.copytree(trained["workdir"], moved)
     os.rename(trained["scene_path"], trained["scene_path"] + ".moved")
     try:
-        with pytest.raises(ValueError, match="no longer exists"):
-            ScenePredictor.from_workdir(str(moved))
+        with pytest.raises(SplatFileError, match="no longer exists"):
+            open_trained(str(moved))
     finally:
         os.rename(trained["scene_path"] + ".moved", trained["scene_path"])
 

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from engine.api.trained_scene import open_trained
 from engine.cli import main
 from engine.evaluation.click_protocol import choose_clicks
 from engine.query.feature_scores import FeatureScorer
-from engine.query.predictor import ScenePredictor
 from engine.query.prompts import Prompts, QueryCamera
 from engine.query.segment_everything import segment_everything
 from engine.synthetic.label_maps import render_label_maps
@@ -29,7 +29,7 @@ def test_segment_then_extract_writes_exactly_the_selected_rows(trained, tmp_path
     vase = scene.object_names.index("vase")
     c = choose_clicks([m[0] for m in render_label_maps(scene, cams)], [vase])[0]
     ids_path = tmp_path / "ids.npy"
-    predictor = ScenePredictor.from_workdir(trained["workdir"])
+    predictor = open_trained(trained["workdir"]).predictor
     cam, truth = QueryCamera.from_cameras(cams, c.view), scene.object_id == vase
     scale = max(np.linspace(0, 1, 11), key=lambda s: iou(predictor.predict(cam, Prompts(positive=[(c.x, c.y)]), s).ids,
                                                           truth))  # fmt: skip
@@ -94,7 +94,7 @@ def test_cluster_is_deterministic_for_a_seed(trained):
         (["segment", "{work}", "--view", "99", "--point", "60,60", "--scale", "0.5", "--out", "{tmp}/x.npy"],
          "view 99 does not exist"),
         (["segment", "{tmp}", "--view", "0", "--point", "60,60", "--scale", "0.5", "--out", "{tmp}/x.npy"],
-         "cameras.json"),
+         "no trained features here"),
         (["segment", "{work}", "--view", "0", "--point", "sixty", "--scale", "0.5", "--out", "{tmp}/x.npy"],
          "a point is X,Y"),
         (["cluster", "{tmp}", "--scale", "0.5", "--out", "{tmp}/l.npy"], "no trained features here"),

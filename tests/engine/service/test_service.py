@@ -81,7 +81,7 @@ def test_bad_requests_get_a_clear_4xx(engine, scenes, tmp_path):
         (lambda: c.scene("nope"), 404, "no open scene"),
         (lambda: c.job("nope"), 404, "no job"),
         (lambda: c.query(a["id"], camera_of(scenes["a"]), 1.5, positive=[(3, 3)]), 422, "scale"),
-        (lambda: c.prepare(a["id"], masks="sam"), 400, "sam-checkpoint"),
+        (lambda: c.prepare(a["id"], masks="sam"), 400, "sam_checkpoint"),
         (lambda: c.prepare(a["id"], views="auto:0"), 400, "auto:N"),
         (lambda: c.extract(a["id"], np.array([0, 10**9])), 400, "ids must be in"),
     ]
@@ -126,16 +126,25 @@ def test_cancel_queries_while_training_and_a_failing_job(engine, scenes, tmp_pat
     assert info.value.status == 409 and "already has a prepare job" in info.value.message
     c.cancel(job["id"])
     assert c.wait(job["id"], poll=0.1, timeout=30)["state"] == "cancelled"
-    # an empty mask folder is refused up front; one whose masks fit no view fails inside the job, which is
-    # reported while the engine keeps serving
+    # an empty mask folder, or one whose masks fit no view, is refused up front; masks whose headers are sound but
+    # whose data is cut short fail inside the job, which is reported while the engine keeps serving
     folder = tmp_path / "masks"
     folder.mkdir()
     with pytest.raises(EngineError) as info:
         c.prepare(b["id"], **{**QUICK, "masks": "dir", "masks_dir": str(folder)})
     assert info.value.status == 400 and "holds no .npz or .png" in info.value.message
     np.savez(folder / "some_other_view.npz", masks=np.ones((1, 64, 64), bool))
+    with pytest.raises(EngineError) as info:
+        c.prepare(b["id"], **{**QUICK, "masks": "dir", "masks_dir": str(folder)})
+    assert info.value.status == 400 and "no masks for view" in info.value.message
+    from PIL import Image
+
+    for i in range(6):
+        png = folder / f"auto_object_{i:04d}.png"
+        Image.fromarray(np.random.default_rng(i).integers(0, 9, (64, 64)).astype(np.uint8)).save(png)
+        png.write_bytes(png.read_bytes()[:80])  # the header survives, the pixels do not
     failed = c.wait(c.prepare(b["id"], **{**QUICK, "masks": "dir", "masks_dir": str(folder)})["id"], timeout=120)
-    assert failed["state"] == "failed" and failed["error"], failed
+    assert failed["state"] == "failed" and "auto_object_0000.png" in failed["error"], failed
     assert c.status()["protocol"] == 1
 
 

@@ -9,7 +9,7 @@ from engine.cameras.auto_views import auto_views
 from engine.masks.source import MaskSourceError, check_mask_stack
 from engine.synthetic.damaged_masks import DamagedLabelMaskSource
 from engine.synthetic.scene_generator import generate_table_scene
-from engine.training.views import rendered_views
+from engine.views.view_sources import rendered_views
 
 SIZE = 128
 

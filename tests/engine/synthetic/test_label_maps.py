@@ -8,7 +8,7 @@ import pytest
 from engine.cameras.auto_views import auto_views
 from engine.synthetic.label_maps import mask_recall, pooled_recall, render_label_maps
 from engine.synthetic.scene_generator import generate_table_scene
-from engine.training.views import rendered_views
+from engine.views.view_sources import rendered_views
 
 SIZE = 128
 

@@ -1,4 +1,5 @@
-"""prepare_scene end to end on a small synthetic scene, with masks given as user label PNGs."""
+"""prepare_scene (the training library's pipeline) end to end on a small synthetic scene, with masks given as user label
+PNGs; and the train command on it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from engine.synthetic.scene_generator import generate_table_scene, save_scene
 from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from engine.training.pipeline import prepare_scene
 from engine.training.trainer import TrainingCancelled, TrainSettings
-from engine.training.views import rendered_views
+from engine.views.view_sources import rendered_views
 
 SIZE = 48
 
@@ -40,8 +41,8 @@ def small(tmp_path_factory):
 def run(scene, cams, masks_dir, workdir, progress=None, cancel=None, iterations=30):
     settings = TrainSettings(iterations=iterations, num_pixels=120, knn=8)
     return prepare_scene(scene.splat, lambda: rendered_views(scene.splat, cams), len(cams),
-                         UserMaskSource(masks_dir), str(workdir), settings, progress=progress,
-                         cancel=cancel)  # fmt: skip
+                         UserMaskSource(masks_dir), str(workdir), settings, mask_cache_dir=str(workdir / "masks"),
+                         progress=progress, cancel=cancel)  # fmt: skip
 
 
 def test_prepare_writes_a_checkpoint_and_reports_progress(small, tmp_path):
@@ -106,4 +107,5 @@ def test_empty_scene_is_refused(tmp_path):
     scene = generate_table_scene(2000, seed=0)
     empty = scene.splat.subset(np.zeros(len(scene.splat), bool))
     with pytest.raises(ValueError, match="no Gaussians"):
-        prepare_scene(empty, lambda: iter(()), 0, WeightsFreeMaskSource(), str(tmp_path), TrainSettings())
+        prepare_scene(empty, lambda: iter(()), 0, WeightsFreeMaskSource(), str(tmp_path), TrainSettings(),
+                      mask_cache_dir=str(tmp_path / "masks"))  # fmt: skip

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from engine.training.checkpoint import CheckpointError, SceneCheckpoint, load_checkpoint, save_checkpoint
 from engine.training.trainer import (
     AffinityModel,
     PixelBatch,
@@ -169,38 +168,3 @@ def test_mask_balanced_sampling_reaches_small_masks(tmp_path):
     assert len(small_rows) == 36 and hits[0.5] > 4 * max(hits[0.0], 1)
     rows = sample_rows(rec, 100, 0.5, gen)
     assert len(np.unique(rows)) == len(rows) and (np.diff(rows) > 0).all()
-
-
-def make_ckpt(hash_="abc"):
-    return SceneCheckpoint(np.ones((5, 4), np.float32), np.ones((4, 1)), np.zeros(4), np.linspace(0, 1, 11),
-                           {"content_hash": hash_})  # fmt: skip
-
-
-def test_checkpoint_round_trip_and_scene_check(tmp_path):
-    path = str(tmp_path / "ckpt.npz")
-    save_checkpoint(path, make_ckpt())
-    back = load_checkpoint(path, expected_hash="abc")
-    np.testing.assert_array_equal(back.features, np.ones((5, 4)))
-    assert back.metadata["checkpoint_version"] == 1
-    np.testing.assert_allclose(back.gate(0.3), 1 / (1 + np.exp(-0.3)))  # sigmoid(w s + b) with w = 1, b = 0
-    with pytest.raises(CheckpointError, match="another scene"):
-        load_checkpoint(path, expected_hash="zzz")
-    with pytest.raises(CheckpointError, match="no trained features"):
-        load_checkpoint(str(tmp_path / "missing.npz"))
-    (tmp_path / "bad.npz").write_bytes(b"not a zip")
-    with pytest.raises(CheckpointError, match="damaged"):
-        load_checkpoint(str(tmp_path / "bad.npz"))
-
-
-def test_crash_mid_write_leaves_the_old_checkpoint(tmp_path):
-    path = str(tmp_path / "ckpt.npz")
-    save_checkpoint(path, make_ckpt("old"))
-    before = (tmp_path / "ckpt.npz").read_bytes()
-
-    def crash():
-        raise RuntimeError("power cut")
-
-    with pytest.raises(RuntimeError, match="power cut"):
-        save_checkpoint(path, make_ckpt("new"), crash_after_temp_write=crash)
-    assert (tmp_path / "ckpt.npz").read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]  # no temporary file left behind

@@ -9,7 +9,7 @@ from PIL import Image
 from engine.cameras.auto_views import auto_views
 from engine.cameras.cameras import CameraFileError, Cameras
 from engine.synthetic.scene_generator import generate_table_scene
-from engine.training.views import captured_views, rendered_views
+from engine.views.view_sources import captured_views, rendered_views
 
 
 @pytest.fixture(scope="module")
