@@ -116,6 +116,10 @@ class EngineClient:
     def scene(self, scene_id: str) -> dict:
         return self._json("GET", f"/v1/scenes/{scene_id}")
 
+    def views(self, scene_id: str) -> dict:
+        """A prepared scene's training views: a saga camera set (each view at its own size) + ``training_size``."""
+        return self._json("GET", f"/v1/scenes/{scene_id}/views")
+
     def close_scene(self, scene_id: str) -> dict:
         return self._json("DELETE", f"/v1/scenes/{scene_id}")
 

@@ -39,6 +39,8 @@ class EngineSession:
     busy: str = ""  # what a worker is doing now ("starting the engine", ...)
     prepare: PrepareState | None = None
     scene_ids: dict[str, str] = field(default_factory=dict)  # splat content path -> engine scene id
+    #: the engine's last answer about each splat file (``prepared``, ``problem``...), for the panel to show
+    scene_info: dict[str, dict] = field(default_factory=dict)
     events: queue.Queue = field(default_factory=queue.Queue)
 
     # -- connection ---------------------------------------------------------------------------------------
@@ -67,6 +69,7 @@ class EngineSession:
             self.local.stop()
         self.client, self.local, self.prepare = None, None, None
         self.scene_ids.clear()
+        self.scene_info.clear()
         self.status = "not connected"
 
     def check(self) -> bool:
@@ -93,15 +96,28 @@ class EngineSession:
         """(engine scene id, prepared) for a splat file, opening it on the engine when needed."""
         client = self.require_client()
         sid = self.scene_ids.get(path)
+        info = None
         if sid is not None:
             try:
-                return sid, bool(client.scene(sid)["prepared"])
+                info = client.scene(sid)
             except EngineError:
-                pass  # the engine restarted: open again
-        # a local engine reads the file where it is; a remote one gets it uploaded (its paths are its own)
-        info = client.open_scene(path) if self.local is not None else client.upload_scene(path)
-        self.scene_ids[path] = info["id"]
+                info = None  # the engine restarted: open again
+        if info is None:
+            # a local engine reads the file where it is; a remote one gets it uploaded (its paths are its own)
+            info = client.open_scene(path) if self.local is not None else client.upload_scene(path)
+            self.scene_ids[path] = info["id"]
+        self.scene_info[path] = info
         return info["id"], bool(info["prepared"])
+
+    def require_prepared(self, path: str, object_name: str) -> str:
+        """The engine scene id of a prepared splat; EngineError saying why it is not (never prepared, or its
+        training is damaged)."""
+        sid, prepared = self.scene_id_for(path)
+        if not prepared:
+            problem = self.scene_info[path].get("problem")
+            raise EngineError(409, f"'{object_name}' is not prepared: {problem}" if problem
+                              else f"'{object_name}' is not prepared yet: run Prepare Scene first")  # fmt: skip
+        return sid
 
     def start_prepare(self, path: str, object_name: str, params: dict) -> PrepareState:
         client = self.require_client()

@@ -142,6 +142,9 @@ class SAGA_OT_prepare(bpy.types.Operator):
     sam_model: EnumProperty(name="SAM Model", items=[(m, m, "") for m in ("vit_h", "vit_l", "vit_b")])
     masks_dir: StringProperty(name="Mask Folder", subtype="DIR_PATH")
     iterations: IntProperty(name="Iterations", default=0, min=0, description="0: the engine's default")
+    size: IntProperty(name="Training Size", default=0, min=0, max=4096,
+                      description="Longest image side the engine trains at (0: the engine's default, 256 on CPU); "
+                                  "clicks stay in the viewport's own pixels")  # fmt: skip
 
     @classmethod
     def poll(cls, context):
@@ -161,6 +164,8 @@ class SAGA_OT_prepare(bpy.types.Operator):
             p["masks_dir"] = bpy.path.abspath(self.masks_dir)
         if self.iterations:
             p["iterations"] = self.iterations
+        if self.size:
+            p["size"] = max(16, self.size)
         return p
 
     def execute(self, context):

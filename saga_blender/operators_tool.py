@@ -61,9 +61,7 @@ class SAGA_OT_click_select(bpy.types.Operator):
         self.prompts = ClickPrompts()
         self.mask = np.zeros(len(obj.data.vertices), bool)
         self.message = ""
-        self.scene_id, prepared = SESSION.scene_id_for(obj.get(SOURCE_KEY, ""))
-        if not prepared:
-            raise EngineError(409, f"'{obj.name}' is not prepared yet: run Prepare Scene first")
+        self.scene_id = SESSION.require_prepared(obj.get(SOURCE_KEY, ""), obj.name)
 
     def camera(self, context):
         region, rv3d = context.region, context.region_data
@@ -185,9 +183,7 @@ class SAGA_OT_segment_everything(bpy.types.Operator):
     def execute(self, context):
         obj = context.active_object
         try:
-            scene_id, prepared = SESSION.scene_id_for(obj.get(SOURCE_KEY, ""))
-            if not prepared:
-                raise EngineError(409, f"'{obj.name}' is not prepared yet: run Prepare Scene first")
+            scene_id = SESSION.require_prepared(obj.get(SOURCE_KEY, ""), obj.name)
             labels = SESSION.client.cluster(scene_id, context.window_manager.saga_scale)
         except EngineError as exc:
             self.report({"ERROR"}, exc.message)

@@ -65,6 +65,11 @@ class SAGA_PT_engine(_SagaPanel, bpy.types.Panel):
         else:
             if p is not None and p.object_name == obj.name and p.state in ("failed", "cancelled"):
                 box.label(text=f"prepare {p.state}: {p.error[:100]}", icon="ERROR")
+            known = SESSION.scene_info.get(obj.get(SOURCE_KEY, ""))
+            if known is not None and known.get("problem"):
+                box.label(text=known["problem"][:120], icon="ERROR")
+            elif known is not None:
+                box.label(text="prepared" if known.get("prepared") else "not prepared yet", icon="INFO")
             box.operator("saga.prepare", text="Prepare Scene", icon="MOD_PARTICLES")
         wm = context.window_manager
         col = layout.column(align=True)

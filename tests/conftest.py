@@ -56,3 +56,25 @@ def small_filesystem(tmp_path):
         yield mount_point
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def readonly_folder(tmp_path):
+    """A folder nobody can write in, root included (a read-only mount as root, mode 0555 otherwise)."""
+    import subprocess
+
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)], capture_output=True,
+                          text=True, timeout=30)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot make a read-only folder as root here (mount failed: {done.stderr.strip()})")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, timeout=30)

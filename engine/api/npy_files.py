@@ -20,8 +20,8 @@ def _header(fh, what: str) -> tuple[tuple[int, ...], np.dtype]:
     try:
         version = np.lib.format.read_magic(fh)
         shape, _, dtype = np.lib.format._read_array_header(fh, version)
-    except (ValueError, OSError, EOFError, SyntaxError) as exc:
-        raise ArrayInputError(f"{what}: not a .npy array ({exc})") from exc
+    except Exception as exc:  # numpy's header parser raises ValueError, SyntaxError, TokenError... on bad input
+        raise ArrayInputError(f"{what}: not a .npy array ({type(exc).__name__}: {exc})") from exc
     return tuple(shape), np.dtype(dtype)
 
 

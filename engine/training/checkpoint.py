@@ -14,7 +14,6 @@ import json
 import platform
 import time
 import zipfile
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,16 +96,35 @@ def _damaged(path: str, problem: str) -> CheckpointDamagedError:
 
 
 def _read_arrays(path: str) -> dict[str, np.ndarray]:
+    """The archive's arrays, each member's header checked against its stored size before anything is allocated
+    (a damaged header cannot make this allocate more than the file holds)."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in ARRAYS if k not in data.files and k != "visibility"]
+        with zipfile.ZipFile(path) as zf:
+            members = {info.filename[:-4]: info for info in zf.infolist() if info.filename.endswith(".npy")}
+            missing = [k for k in ARRAYS if k not in members and k != "visibility"]
             if missing:
                 raise _damaged(path, f"it lacks {', '.join(missing)} (not a SAGA checkpoint, or cut short)")
-            return {k: data[k] for k in ARRAYS if k in data.files}
+            out = {}
+            for key in ARRAYS:
+                if key not in members:
+                    continue
+                with zf.open(members[key]) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    shape, _, dtype = np.lib.format._read_array_header(fh, version)
+                    if dtype.hasobject:
+                        raise _damaged(path, f"{key} holds Python objects (refused: a checkpoint holds numbers)")
+                    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                    if nbytes > members[key].file_size:
+                        raise _damaged(path, f"{key} claims {nbytes} bytes but the file holds {members[key].file_size}")
+                with zf.open(members[key]) as fh:
+                    out[key] = np.lib.format.read_array(fh, allow_pickle=False)
+            return out
     except CheckpointError:
         raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, RuntimeError) as exc:
-        reason = str(exc) or type(exc).__name__
+    except MemoryError as exc:
+        raise _damaged(path, "an array is larger than this machine's memory") from exc
+    except Exception as exc:  # a damaged archive raises many kinds (BadZipFile, zlib.error, EOFError, TokenError...)
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if isinstance(exc, (zipfile.BadZipFile, EOFError)) or "zip" in reason.lower():
             reason = f"not a complete .npz archive ({reason})"
         raise _damaged(path, reason) from exc

@@ -166,7 +166,7 @@ def prepare_scene(
     path = os.path.join(out_dir, CHECKPOINT_NAME)
     save_checkpoint(path, SceneCheckpoint(result.features, result.gate_weight, result.gate_bias,
                                           transform.quantiles, meta, visibility))  # fmt: skip
-    report.stage("saving", 1, 1, started, path)
+    report.stage("saving", 1, 1, started, "checkpoint written")
     report.finish("saving")
     return PrepareResult(path, records_dir, time.perf_counter() - t_start, result.seconds, views_used,
                          len(all_scales), float(np.mean(result.losses[-50:])))  # fmt: skip

@@ -109,6 +109,7 @@ def _read_ply(path: str):
         for element in ply.elements:
             if isinstance(element.data, np.memmap):
                 element.data = np.array(element.data)
+        _check_no_undeclared_data(path, ply)
         return ply
     except SplatFileError:
         raise
@@ -119,6 +120,36 @@ def _read_ply(path: str):
         if "early end-of-file" in reason or "end-of-file" in reason.lower():
             reason = f"truncated file ({reason})"
         raise SplatFileError(path, f"malformed or truncated PLY: {reason}") from exc
+
+
+def _check_no_undeclared_data(path: str, ply) -> None:
+    """Refuse a file whose body holds more rows than its header declares (plyfile reads the declared count and
+    ignores the rest: a wrong count would silently drop Gaussians)."""
+    if any(hasattr(prop, "len_dtype") for el in ply.elements for prop in el.properties):
+        return  # list properties: rows have no fixed size (no splat format uses them)
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+        end = head.find(b"end_header")
+        newline = head.find(b"\n", end)
+        body_start = newline + 1
+        if ply.text:
+            fh.seek(body_start)
+            rows = sum(1 for line in fh if line.strip())
+            declared = sum(len(el.data) for el in ply.elements)
+            extra = rows - declared
+            unit = "lines"
+        else:
+            size = os.fstat(fh.fileno()).st_size
+            declared = sum(len(el.data) * el.data.dtype.itemsize for el in ply.elements)
+            extra = size - body_start - declared
+            unit = "bytes"
+    if extra > 0:
+        counts = ", ".join(f"{len(el.data)} {el.name}" for el in ply.elements)
+        last = ply.elements[-1]
+        rows = extra if ply.text else extra // max(last.data.dtype.itemsize, 1)
+        raise SplatFileError(path, f"the header declares {counts}, but {extra} more {unit} of data follow (about "
+                                   f"{rows} more '{last.name}' rows): the header's count is wrong or the file was "
+                                   "written over; fix the count in the header")  # fmt: skip
 
 
 def write_splat(path: str | os.PathLike, splat: GaussianSplat, *, overwrite: bool = True) -> None:

@@ -99,14 +99,32 @@ def test_cluster_is_deterministic_for_a_seed(trained):
          "a point is X,Y"),
         (["cluster", "{tmp}", "--scale", "0.5", "--out", "{tmp}/l.npy"], "no trained features here"),
         (["extract", "{scene}", "--ids", "{tmp}/bad.npy", "--out", "{tmp}/o.ply"], "ids must be in"),
+        (["segment", "{work}", "--view", "0", "--point", "60,60", "--scale", "0.5", "--out", "{tmp}/no/x.npy"],
+         "does not exist"),
+        (["extract", "{scene}", "--ids", "{tmp}/bad.npy", "--out", "{tmp}/no/o.ply"], "ids must be in"),
+        (["extract", "{scene}", "--ids", "{tmp}/huge.npy", "--out", "{tmp}/o.ply"], "more than the limit"),
+        (["extract", "{scene}", "--ids", "{tmp}/ok.npy", "--out", "{tmp}/no/o.ply"], "does not exist"),
+        (["extract", "{scene}", "--ids", "{tmp}/ok.npy", "--out", "{scene}"], "the scene's own file"),
+        (["segment", "{work}", "--view", "0", "--mask", "{tmp}/bad.npy", "--scale", "0.5", "--out", "{tmp}/x.npy"],
+         "a mask prompt is one [H, W] image"),
+        (["segment", "{work}", "--view", "0", "--mask", "{tmp}/text.png", "--scale", "0.5", "--out", "{tmp}/x.npy"],
+         "not an image"),
     ],
 )  # fmt: skip
 def test_bad_input_exits_2_with_one_line(trained, tmp_path, capsys, argv, message):
     np.save(tmp_path / "bad.npy", np.array([0, 10**9]))
+    np.save(tmp_path / "ok.npy", np.array([0, 1, 2]))
+    (tmp_path / "text.png").write_text("not a picture")
+    # a .npy whose header claims 10^12 elements (the data is not there): refused before anything is allocated
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(1))
+    header["shape"] = (10**12,)
+    with open(tmp_path / "huge.npy", "wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
     subst = {"work": trained["workdir"], "tmp": str(tmp_path), "scene": trained["scene_path"]}
     assert main([a.format(**subst) for a in argv]) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "no").exists()  # no folder made on the way
 
 
 def test_training_saved_its_cameras(trained):
