@@ -50,6 +50,24 @@ def _npy_array(data: bytes):
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 
+class _CountingReader:
+    """A file object that reports how much of it has been read (urllib streams a body by read())."""
+
+    def __init__(self, fh, progress):
+        self.fh, self.progress = fh, progress
+        self.total = os.fstat(fh.fileno()).st_size
+        self.sent = 0
+
+    def fileno(self) -> int:
+        return self.fh.fileno()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.fh.read(size)
+        self.sent += len(chunk)
+        self.progress(self.sent, self.total)
+        return chunk
+
+
 class EngineClient:
     def __init__(self, url: str, token: str, timeout: float = 60.0):
         self.url = url.rstrip("/")
@@ -107,9 +125,11 @@ class EngineClient:
     def open_scene(self, path: str, sanitize: bool = False) -> dict:
         return self._json("POST", "/v1/scenes", {"path": path, "sanitize": sanitize})
 
-    def upload_scene(self, filepath: str) -> dict:
+    def upload_scene(self, filepath: str, progress=None) -> dict:
+        """Send a splat file to the engine (streamed from disk); ``progress(sent, total)`` is called as it goes."""
         with open(filepath, "rb") as fh:
-            _, _, raw = self.request("POST", "/v1/scenes/upload", data=fh, content_type="application/octet-stream",
+            data = _CountingReader(fh, progress) if progress is not None else fh
+            _, _, raw = self.request("POST", "/v1/scenes/upload", data=data, content_type="application/octet-stream",
                                      query={"filename": os.path.basename(filepath)}, timeout=3600)  # fmt: skip
         return json.loads(raw)
 
@@ -149,13 +169,13 @@ class EngineClient:
                 raise EngineError(0, f"job {job_id} still {info['state']} after {timeout:.0f} s")
             time.sleep(poll)
 
-    def query(self, scene_id: str, camera: dict, scale: float, positive=(), negative=(), threshold: float = 0.75,
+    def query(self, scene_id: str, camera: dict | None, scale: float, positive=(), negative=(), threshold: float = 0.75,
               positive_scribbles=(), negative_scribbles=(), mask=None, outlier_filter: bool = False,
-              grow: bool = False, more_views=()) -> QueryResult:  # fmt: skip
+              grow: bool = False, more_views=(), view: int | None = None) -> QueryResult:  # fmt: skip
         """camera: {"viewmat": 4x4, "K": 3x3, "width": W, "height": H, "camera_model": "pinhole"|"ortho"} (OpenCV
-        axes, world-to-camera). ``more_views``: [{"camera", "positive", "negative"}] of points clicked in other
-        views, combined with these."""
-        body = {"camera": camera, "scale": scale, "threshold": threshold, "positive": [list(p) for p in positive],
+        axes, world-to-camera), or None with ``view``: a training view's index (prompts in its own pixels).
+        ``more_views``: [{"camera", "positive", "negative"}] of points clicked in other views, combined with these."""
+        body = {"scale": scale, "threshold": threshold, "positive": [list(p) for p in positive],
                 "negative": [list(p) for p in negative], "outlier_filter": outlier_filter, "grow": grow,
                 "positive_scribbles": [[list(p) for p in s] for s in positive_scribbles],
                 "negative_scribbles": [[list(p) for p in s] for s in negative_scribbles]}  # fmt: skip
@@ -166,6 +186,7 @@ class EngineClient:
             ]  # fmt: skip
         if mask is not None:
             body["mask_npy"] = base64.b64encode(_npy_bytes(mask)).decode()
+        body.update({"camera": camera} if view is None else {"view": view})
         _, headers, raw = self.request("POST", f"/v1/scenes/{scene_id}/query", body)
         return QueryResult(_npy_array(raw), json.loads(headers.get("X-Saga-Notes", "[]")),
                            json.loads(headers.get("X-Saga-Timings", "{}")))  # fmt: skip

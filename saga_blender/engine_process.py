@@ -51,28 +51,63 @@ class LocalEngine:
         self.client: EngineClient | None = None
         self.ready: dict = {}
 
+    @property
+    def stderr_path(self) -> str:
+        """Where the engine's standard error goes (warnings, crashes): a file, never a pipe nobody reads."""
+        return os.path.join(self.data_dir, "engine-stderr.log")
+
     def start(self, timeout: float = 180.0, check: bool = True) -> EngineClient:
+        """Start the engine and connect; EngineSetupError (the process stopped) when it does not come up right."""
         if check:
             check_interpreter(self.python)
         os.makedirs(self.data_dir, exist_ok=True)
-        self.process = subprocess.Popen(
-            [self.python, "-m", "engine", "serve", "--port", "0", "--data-dir", self.data_dir, *self.extra_args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        with open(self.stderr_path, "ab") as err:
+            self.process = subprocess.Popen(
+                [self.python, "-m", "engine", "serve", "--port", "0", "--data-dir", self.data_dir, *self.extra_args],
+                stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True,
+            )  # fmt: skip
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=lambda: lines.put(self.process.stdout.readline()), daemon=True).start()
         try:
             line = lines.get(timeout=timeout)
         except queue.Empty:
-            self.stop()
-            raise EngineSetupError(f"the engine did not report ready within {timeout:.0f} s") from None
+            self.kill()
+            raise EngineSetupError(f"the engine did not report ready within {timeout:.0f} s (see "
+                                   f"{self.stderr_path})") from None  # fmt: skip
         if not line:
-            err = self.process.stderr.read()[-2000:] if self.process.stderr else ""
             self.process.wait(timeout=10)
-            raise EngineSetupError(f"the engine exited at start (code {self.process.returncode}): {err.strip()}")
-        self.ready = json.loads(line)
-        self.client = EngineClient.from_ready_line(line)
+            raise EngineSetupError(f"the engine exited at start (code {self.process.returncode}): "
+                                   f"{self._stderr_tail()}")  # fmt: skip
+        try:
+            self.ready = json.loads(line)
+            self.client = EngineClient.from_ready_line(line)
+        except (ValueError, KeyError, TypeError, AttributeError, OSError, EngineError) as exc:
+            self.kill()
+            reason = exc.message if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
+            raise EngineSetupError(f"the engine's ready line is not understood ({reason}): {line[:200]!r}; the "
+                                   "process was stopped") from None  # fmt: skip
+        # nothing reads stdout from here on: point it nowhere so the engine never blocks on a full pipe
+        threading.Thread(target=self._drain_stdout, daemon=True).start()
         return self.client
+
+    def _drain_stdout(self) -> None:
+        with open(self.stderr_path, "a") as out:
+            for line in self.process.stdout:
+                out.write(line)
+
+    def _stderr_tail(self, limit: int = 2000) -> str:
+        try:
+            with open(self.stderr_path, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, fh.tell() - limit))
+                return fh.read().decode(errors="replace").strip()
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
 
     @property
     def running(self) -> bool:

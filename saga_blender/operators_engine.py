@@ -11,11 +11,10 @@ import os
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
+from .background import ensure_timer
 from .engine_client import EngineError
 from .engine_session import SESSION
 from .splat_mesh import SOURCE_KEY, is_splat_object
-
-PREPARED_KEY = "saga_prepared_hash"
 
 
 def addon_prefs(context):
@@ -46,32 +45,6 @@ class SAGA_AddonPreferences(bpy.types.AddonPreferences):
         col.prop(self, "remote_token")
 
 
-def _tick():
-    """Timer: apply finished background work; keep ticking while something is pending."""
-    if SESSION.drain():
-        for window in bpy.context.window_manager.windows:
-            for area in window.screen.areas:
-                if area.type == "VIEW_3D":
-                    area.tag_redraw()
-        p = SESSION.prepare
-        workspace = getattr(bpy.context, "workspace", None)
-        if workspace is not None and p is not None:
-            done = p.state in ("done", "failed", "cancelled")
-            eta = f", ETA {p.eta_s:.0f} s" if p.eta_s else ""
-            workspace.status_text_set(None if done else f"SAGA prepare: {p.stage} {p.percent:.0f}%{eta}")
-        if p is not None and p.state == "done":
-            obj = bpy.data.objects.get(p.object_name)
-            if obj is not None:
-                obj[PREPARED_KEY] = p.scene_id
-    pending = bool(SESSION.busy) or (SESSION.prepare is not None and SESSION.prepare.state == "running")
-    return 0.25 if pending else None
-
-
-def ensure_timer() -> None:
-    if not bpy.app.timers.is_registered(_tick):
-        bpy.app.timers.register(_tick, first_interval=0.1)
-
-
 class SAGA_OT_engine_start(bpy.types.Operator):
     """Start a local engine with the Python set in the add-on's preferences"""
 
@@ -84,7 +57,7 @@ class SAGA_OT_engine_start(bpy.types.Operator):
         data_dir = bpy.path.abspath(prefs.data_dir) if prefs else os.path.expanduser("~/.cache/saga-engine")
         SESSION.start_local(python, data_dir)
         ensure_timer()
-        self.report({"INFO"}, "starting the SAGA engine...")
+        self.report({"INFO"}, "starting the SAGA engine in the background...")
         return {"FINISHED"}
 
 
@@ -99,12 +72,9 @@ class SAGA_OT_engine_connect(bpy.types.Operator):
         if prefs is None or not prefs.remote_url:
             self.report({"ERROR"}, "set the remote engine's URL and token in the add-on's preferences")
             return {"CANCELLED"}
-        try:
-            SESSION.connect_remote(prefs.remote_url, prefs.remote_token)
-        except EngineError as exc:
-            self.report({"ERROR"}, exc.message)
-            return {"CANCELLED"}
-        self.report({"INFO"}, SESSION.status)
+        SESSION.connect_remote(prefs.remote_url, prefs.remote_token)  # in the background; the panel shows how it went
+        ensure_timer()
+        self.report({"INFO"}, f"connecting to {prefs.remote_url}...")
         return {"FINISHED"}
 
 
@@ -195,11 +165,15 @@ class SAGA_OT_prepare_cancel(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        return SESSION.prepare is not None and SESSION.prepare.state == "running"
+        obj = context.active_object
+        task = SESSION.latest("prepare", obj.name if obj is not None else None)
+        return task is not None and not task.finished
 
     def execute(self, context):
+        obj = context.active_object
         try:
-            SESSION.cancel_prepare()
+            SESSION.cancel_prepare(obj.name if obj is not None else None)
+            ensure_timer()
         except EngineError as exc:
             self.report({"ERROR"}, exc.message)
             return {"CANCELLED"}

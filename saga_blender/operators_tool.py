@@ -13,20 +13,16 @@ import bpy
 import numpy as np
 from bpy.props import BoolProperty, StringProperty
 
+from .background import ensure_timer
 from .click_prompts import ClickPrompts, vertices_of_ids
+from .cluster_groups import cluster_under
 from .core.view_camera import mouse_to_pixel, viewport_camera
 from .engine_client import EngineError
 from .engine_session import SESSION
-from .selection_groups import new_selection, set_group
-from .splat_mesh import SOURCE_KEY, is_splat_object
+from .selection_groups import new_selection
+from .splat_mesh import SOURCE_KEY, gs_ids, is_splat_object
 
 _ACTIVE: list = []  # the running click tool, for the sliders' update callbacks
-
-
-def gs_ids(obj) -> np.ndarray:
-    ids = np.empty(len(obj.data.vertices), np.int32)
-    obj.data.attributes["gs_id"].data.foreach_get("value", ids)
-    return ids
 
 
 def on_slider_change(_self, context) -> None:
@@ -147,27 +143,6 @@ class SAGA_OT_click_select(bpy.types.Operator):
             context.area.tag_redraw()
 
 
-def cluster_under(obj, mask: np.ndarray) -> np.ndarray:
-    """The points of the Segment Everything cluster most of ``mask`` belongs to (``mask`` if none was made)."""
-    attr = obj.data.attributes.get(CLUSTER_ATTRIBUTE)
-    if attr is None:
-        return mask
-    labels = np.empty(len(obj.data.vertices), np.int32)
-    attr.data.foreach_get("value", labels)
-    return labels == np.bincount(labels[mask]).argmax()
-
-
-def cluster_colors(count: int) -> np.ndarray:
-    """[count, 4] distinct colours (golden-ratio hues, alternating value)."""
-    import colorsys
-
-    return np.array([(*colorsys.hsv_to_rgb((i * 0.61803398875) % 1.0, 0.75, 0.95 if i % 2 else 0.7), 1.0)
-                     for i in range(count)], np.float32)  # fmt: skip
-
-
-CLUSTER_ATTRIBUTE = "saga_cluster"
-
-
 class SAGA_OT_segment_everything(bpy.types.Operator):
     """Split the whole splat into clusters at the current scale: one selection (vertex group) per cluster, shown
     in distinct colours; Click Select with Pick Cluster then picks a cluster by clicking it"""
@@ -182,25 +157,17 @@ class SAGA_OT_segment_everything(bpy.types.Operator):
 
     def execute(self, context):
         obj = context.active_object
+        busy = SESSION.latest("cluster", obj.name)
+        if busy is not None and not busy.finished:
+            self.report({"WARNING"}, f"Segment Everything is already running for '{obj.name}'")
+            return {"CANCELLED"}
         try:
-            scene_id = SESSION.require_prepared(obj.get(SOURCE_KEY, ""), obj.name)
-            labels = SESSION.client.cluster(scene_id, context.window_manager.saga_scale)
+            SESSION.start_cluster(obj.get(SOURCE_KEY, ""), obj.name, context.window_manager.saga_scale)
         except EngineError as exc:
             self.report({"ERROR"}, exc.message)
             return {"CANCELLED"}
-        per_vertex = np.asarray(labels, np.int32)[gs_ids(obj)]
-        mesh = obj.data
-        attr = mesh.attributes.get(CLUSTER_ATTRIBUTE) or mesh.attributes.new(CLUSTER_ATTRIBUTE, "INT", "POINT")
-        attr.data.foreach_set("value", per_vertex)
-        for group in [g for g in obj.vertex_groups if g.name.startswith("cluster_")]:
-            obj.vertex_groups.remove(group)
-        present = np.unique(per_vertex)
-        for label in present:
-            set_group(obj, f"cluster_{label:03d}", per_vertex == label)
-        colors = cluster_colors(int(per_vertex.max()) + 1)[per_vertex]
-        mesh.color_attributes["gs_color"].data.foreach_set("color", colors.ravel())
-        mesh.update()
-        self.report({"INFO"}, f"{len(present)} clusters at scale {context.window_manager.saga_scale:.2f}")
+        ensure_timer()  # the result is applied to the object when the engine answers (panel and status bar show it)
+        self.report({"INFO"}, f"segmenting '{obj.name}' at scale {context.window_manager.saga_scale:.2f}...")
         return {"FINISHED"}
 
 

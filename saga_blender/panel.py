@@ -44,7 +44,9 @@ class SAGA_PT_engine(_SagaPanel, bpy.types.Panel):
         layout = self.layout
         col = layout.column(align=True)
         icon = "CHECKMARK" if SESSION.client is not None else "ERROR"
-        col.label(text=SESSION.busy + "..." if SESSION.busy else SESSION.status, icon=icon)
+        col.label(text=SESSION.status, icon=icon)
+        for task in SESSION.running():
+            col.label(text=task.status_text()[5:], icon="TIME")
         if SESSION.error:
             col.label(text=SESSION.error[:120], icon="CANCEL")
         row = layout.row(align=True)
@@ -57,13 +59,13 @@ class SAGA_PT_engine(_SagaPanel, bpy.types.Panel):
         if not is_splat_object(obj):
             return
         box = layout.box()
-        p = SESSION.prepare
-        if p is not None and p.object_name == obj.name and p.state == "running":
+        p = SESSION.latest("prepare", obj.name)
+        if p is not None and not p.finished:
             eta = f", ETA {p.eta_s:.0f} s" if p.eta_s else ""
-            box.label(text=f"{p.stage}: {p.percent:.0f}%{eta}", icon="TIME")
+            box.label(text=f"{p.stage or 'starting'}: {p.percent:.0f}%{eta}", icon="TIME")
             box.operator("saga.prepare_cancel", text="Cancel", icon="CANCEL")
         else:
-            if p is not None and p.object_name == obj.name and p.state in ("failed", "cancelled"):
+            if p is not None and p.state in ("failed", "cancelled"):
                 box.label(text=f"prepare {p.state}: {p.error[:100]}", icon="ERROR")
             known = SESSION.scene_info.get(obj.get(SOURCE_KEY, ""))
             if known is not None and known.get("problem"):
@@ -81,6 +83,13 @@ class SAGA_PT_engine(_SagaPanel, bpy.types.Panel):
         pick = row.operator("saga.click_select", text="Pick Cluster", icon="EYEDROPPER")
         pick.pick_cluster = True
         layout.operator("saga.reset_colors", text="Reset Colours", icon="COLOR")
+        c = SESSION.latest("cluster", obj.name)
+        if c is not None and not c.finished:
+            layout.label(text=f"{c.stage or 'segmenting'}...", icon="TIME")
+        elif c is not None and c.state == "failed":
+            layout.label(text=f"Segment Everything failed: {c.error[:100]}", icon="ERROR")
+        elif c is not None and c.message:
+            layout.label(text=c.message, icon="INFO")
 
 
 class SAGA_PT_selections(_SagaPanel, bpy.types.Panel):

@@ -37,6 +37,13 @@ UP_AXES = {  # the rotation that makes the file's up axis Blender's +Z
 }
 
 
+def gs_ids(obj) -> np.ndarray:
+    """[V] each vertex's Gaussian id (its index in the file it was imported from)."""
+    ids = np.empty(len(obj.data.vertices), np.int32)
+    obj.data.attributes["gs_id"].data.foreach_get("value", ids)
+    return ids
+
+
 def is_splat_object(obj) -> bool:
     return obj is not None and obj.type == "MESH" and LAYOUT_KEY in obj.data
 

@@ -32,8 +32,9 @@ class SpecError(ValueError):
 
 
 def option(default, help: str, *, choices: tuple | None = None, low: int | None = None, high: int | None = None,
-           path: bool = False):  # fmt: skip
-    """A spec field with what the CLI and the service need to offer it (help, choices, integer range)."""
+           path: str | None = None):  # fmt: skip
+    """A spec field with what the CLI and the service need to offer it (help, choices, integer range, and for a path
+    what it names: "file" or "folder")."""
     meta = {"help": help, "choices": choices, "low": low, "high": high, "path": path}
     return field(default=default, metadata=meta)
 
@@ -52,17 +53,17 @@ def parse_auto_views(text: str) -> int:
 class PrepareSpec:
     views: str = option("auto:32", "auto:N (N views rendered from the splat itself) or 'capture' (the original "
                         "photos, with colmap or transforms, and images)")  # fmt: skip
-    colmap: str | None = option(None, "COLMAP model folder of the capture (sparse/0 or its parent)", path=True)
-    transforms: str | None = option(None, "transforms.json of the capture", path=True)
-    images: str | None = option(None, "folder of the capture's photos", path=True)
+    colmap: str | None = option(None, "COLMAP model folder of the capture (sparse/0 or its parent)", path="folder")
+    transforms: str | None = option(None, "transforms.json of the capture", path="file")
+    images: str | None = option(None, "folder of the capture's photos", path="folder")
     layout: str = option("auto", "layout of automatic views", choices=("auto", "object", "room"))
     size: int | None = option(None, "longest image side the engine trains at (default 256 on CPU, 512 on GPU); "
                               "clicks and masks stay in each view's own pixels", low=16, high=4096)  # fmt: skip
     masks: str = option("fallback", "fallback: the weights-free generator; sam: SAM automatic masks; dir: your "
                         "masks from masks_dir", choices=("fallback", "sam", "dir"))  # fmt: skip
-    sam_checkpoint: str | None = option(None, "SAM checkpoint file, e.g. sam_vit_h_4b8939.pth", path=True)
+    sam_checkpoint: str | None = option(None, "SAM checkpoint file, e.g. sam_vit_h_4b8939.pth", path="file")
     sam_model: str = option("vit_h", "SAM model of the checkpoint", choices=("vit_h", "vit_l", "vit_b"))
-    masks_dir: str | None = option(None, "folder of your masks (see engine/masks/user_masks.py)", path=True)
+    masks_dir: str | None = option(None, "folder of your masks (see engine/masks/user_masks.py)", path="folder")
     iterations: int | None = option(None, "training iterations (default 3000 on CPU, 10000 on GPU)", low=1,
                                     high=1_000_000)  # fmt: skip
     pixels: int | None = option(None, "pixels per iteration (default 400 on CPU, 1000 on GPU)", low=16, high=8192)

@@ -55,6 +55,7 @@ class FolderState:
 
     prepared: bool
     problem: str | None = None
+    training_id: str | None = None  # changes with every committed prepare
 
 
 def _stamp(path: str) -> tuple | None:
@@ -116,8 +117,8 @@ class WorkFolder:
             state = FolderState(False, None)
         else:
             try:
-                self.load(expected_hash)
-                state = FolderState(True, None)
+                meta = self.load(expected_hash).metadata
+                state = FolderState(True, None, meta.get("training_id") or meta.get("saved_at"))
             except CheckpointMismatchError as exc:
                 state = FolderState(False, str(exc))
             except CheckpointError as exc:

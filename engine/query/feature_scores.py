@@ -10,6 +10,8 @@ so that 5M Gaussians need no [N, Q] float64 temporaries.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 
@@ -31,6 +33,7 @@ class FeatureScorer:
         assert self.gate_weight.shape == self.gate_bias.shape == (self.features.shape[1],), "gate of size D"
         self._norms: dict[float, torch.Tensor] = {}
         self._norm_cache = norm_cache
+        self._lock = threading.Lock()  # concurrent queries share the cache
 
     @property
     def device(self) -> torch.device:
@@ -48,18 +51,23 @@ class FeatureScorer:
         return torch.sigmoid(self.gate_weight * float(scale) + self.gate_bias)
 
     def gated_norms(self, scale: float) -> torch.Tensor:
-        """[N] |S(s) * f_i|, cached for the last few scales."""
+        """[N] |S(s) * f_i|, cached for the last few scales (safe under concurrent queries: a miss may be computed
+        twice, never read half-written)."""
         key = float(scale)
-        if key not in self._norms:
-            g2 = self.gate(scale) ** 2
-            out = torch.empty(len(self), device=self.device)
-            for start in range(0, len(self), NORM_CHUNK):
-                fc = self.features[start : start + NORM_CHUNK]
-                out[start : start + NORM_CHUNK] = torch.sqrt((fc * fc) @ g2).clamp_min(1e-12)
-            if len(self._norms) >= self._norm_cache:
+        with self._lock:
+            hit = self._norms.get(key)
+        if hit is not None:
+            return hit
+        g2 = self.gate(scale) ** 2
+        out = torch.empty(len(self), device=self.device)
+        for start in range(0, len(self), NORM_CHUNK):
+            fc = self.features[start : start + NORM_CHUNK]
+            out[start : start + NORM_CHUNK] = torch.sqrt((fc * fc) @ g2).clamp_min(1e-12)
+        with self._lock:
+            while len(self._norms) >= self._norm_cache:
                 self._norms.pop(next(iter(self._norms)))
             self._norms[key] = out
-        return self._norms[key]
+        return out
 
     def best_scores(self, queries: torch.Tensor, scale: float) -> torch.Tensor:
         """[N] max over the queries [Q, D] of each Gaussian's gated cosine (Q >= 1)."""

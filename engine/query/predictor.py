@@ -84,6 +84,8 @@ class ScenePredictor:
         pix = torch.from_numpy(np.asarray(pixels, np.int64).reshape(-1, 2))
         contrib = self.finder.find(vm, K, camera.width, camera.height, pix, top_k=None, camera_model=camera.model)
         ids, w = contrib.ids, contrib.weights
+        if ids.shape[1] == 0:  # no Gaussian reaches these pixels
+            return torch.zeros(len(ids), self.scorer.dim, device=ids.device), contrib.alphas
         f = self.scorer.features[ids.clamp_min(0).reshape(-1)].reshape(*ids.shape, -1)  # [P, K, D]
         f = f / f.norm(dim=-1, keepdim=True).clamp_min(1e-12)
         return (f * (w * (ids >= 0))[..., None]).sum(dim=1), contrib.alphas
@@ -104,8 +106,9 @@ class ScenePredictor:
     def query_features(self, camera: QueryCamera, prompts: Prompts) -> _QueryFeatures:
         """The positive and negative query features of the prompts (cached per camera and prompts)."""
         key = (camera.key(), prompts.key())
-        if key in self._query_cache:
-            return self._query_cache[key]
+        hit = self._query_cache.get(key)  # one read: other threads replace the dict, never change it
+        if hit is not None:
+            return hit
         prompts.check_inside(camera)
         notes: list[str] = []
         pos: list[torch.Tensor] = []
@@ -157,12 +160,14 @@ class ScenePredictor:
         check_scale(scale)
         views = [(camera, prompts), *more_views]
         key = (*((c.key(), p.key()) for c, p in views), float(scale))
-        if key not in self._score_cache:
-            q = self.combined_features(views)
-            pos = self.scorer.best_scores(q.positive, scale)
-            neg = self.scorer.best_scores(q.negative, scale) if q.negative is not None else None
-            self._score_cache = {key: (pos, neg), **dict(list(self._score_cache.items())[:3])}
-        return self._score_cache[key]
+        hit = self._score_cache.get(key)  # one read: other threads replace the dict, never change it
+        if hit is not None:
+            return hit
+        q = self.combined_features(views)
+        pos = self.scorer.best_scores(q.positive, scale)
+        neg = self.scorer.best_scores(q.negative, scale) if q.negative is not None else None
+        self._score_cache = {key: (pos, neg), **dict(list(self._score_cache.items())[:3])}
+        return pos, neg
 
     def predict(self, camera: QueryCamera, prompts: Prompts, scale: float, threshold: float = DEFAULT_THRESHOLD,
                 postprocess: PostProcess | None = None,

@@ -8,10 +8,11 @@ top-left corner of the image).
 from __future__ import annotations
 
 import hashlib
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
+
+MAX_POLYLINE_SAMPLES = 4096
 
 
 class PromptError(ValueError):
@@ -34,6 +35,11 @@ class QueryCamera:
             raise PromptError(f"a camera needs viewmat [4, 4] and K [3, 3], got {vm.shape} and {K.shape}")
         if not (np.isfinite(vm).all() and np.isfinite(K).all()) or K[0, 0] <= 0 or K[1, 1] <= 0:
             raise PromptError("the camera has non-finite values or a non-positive focal length")
+        if not np.allclose(K[2], [0.0, 0.0, 1.0]) or abs(K[1, 0]) > 1e-9 or abs(K[0, 1]) > 1e-6 * K[0, 0]:
+            raise PromptError("K must be a pinhole intrinsic matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] (no skew, "
+                              f"last row 0 0 1); got {K.tolist()}")  # fmt: skip
+        if not np.allclose(vm[3], [0.0, 0.0, 0.0, 1.0]) or abs(np.linalg.det(vm[:3, :3])) < 1e-12:
+            raise PromptError("viewmat must be a 4x4 world-to-camera transform (last row 0 0 0 1, invertible)")
         if int(self.width) <= 0 or int(self.height) <= 0:
             raise PromptError(f"bad image size {self.width}x{self.height}")
         if self.model not in ("pinhole", "ortho"):
@@ -114,17 +120,19 @@ class Prompts:
         return h.hexdigest()
 
 
-def polyline_pixels(polyline: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Integer pixels [P, 2] (x, y) along a polyline, one per pixel step, in order, duplicates removed."""
+def polyline_pixels(polyline: np.ndarray, width: int, height: int, max_samples: int = MAX_POLYLINE_SAMPLES
+                    ) -> np.ndarray:  # fmt: skip
+    """Integer pixels [P, 2] (x, y) along a polyline in order, duplicates removed: one per pixel step, or
+    ``max_samples`` evenly spread by arc length for a longer line (the cost never depends on its length)."""
     pts = np.asarray(polyline, np.float64).reshape(-1, 2)
     if len(pts) == 1:
         samples = pts
     else:
-        pieces = []
-        for a, b in itertools.pairwise(pts):
-            n = max(2, int(np.ceil(np.abs(b - a).max())) + 1)
-            pieces.append(a[None] + (b - a)[None] * np.linspace(0.0, 1.0, n)[:, None])
-        samples = np.concatenate(pieces)
+        seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+        along = np.concatenate([[0.0], np.cumsum(seg)])
+        n = int(min(max_samples, max(2, np.ceil(along[-1]) + 1)))
+        t = np.linspace(0.0, along[-1], n)
+        samples = np.stack([np.interp(t, along, pts[:, 0]), np.interp(t, along, pts[:, 1])], axis=1)
     pix = np.floor(samples).astype(np.int64)
     pix[:, 0] = pix[:, 0].clip(0, width - 1)
     pix[:, 1] = pix[:, 1].clip(0, height - 1)

@@ -154,7 +154,7 @@ class PixelContributorFinder:
             near = ((mean2d[None] - px[:, None]).abs() <= radii[None]).all(dim=2).any(dim=0)
             sel = torch.nonzero(near).squeeze(1)  # still in depth order
             chunks.append(_composite(px, cand[sel], mean2d[sel], conic[sel], opac[sel], top_k))
-        k = max(c[0].shape[1] for c in chunks) if top_k is None else top_k
+        k = max(1, *(c[0].shape[1] for c in chunks)) if top_k is None else top_k
         ids = torch.cat([F.pad(c[0], (0, k - c[0].shape[1]), value=-1) for c in chunks])
         weights = torch.cat([F.pad(c[1], (0, k - c[1].shape[1]), value=0.0) for c in chunks])
         return PixelContributors(ids, weights, torch.cat([c[2] for c in chunks]))

@@ -13,11 +13,15 @@ not depend on it).
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from .projection import project_gaussians
 from .sh import spherical_harmonics
 from .tile_rasterizer import TORCH_TILE_SIZE, composite_view
+
+log = logging.getLogger("saga.engine")
 
 RENDER_MODES = ("RGB", "D", "ED", "RGB+D", "RGB+ED")
 BACKENDS = ("auto", "torch", "gsplat")
@@ -27,12 +31,36 @@ class BackendUnavailableError(RuntimeError):
     """The requested renderer backend cannot run here (message says why and what to do)."""
 
 
+def gsplat_status() -> dict:
+    """Whether the gsplat backend can run here, and if not why: {"available", "reason"}. A gsplat that is installed
+    but fails to import is named with its error (logged once), never silently taken for "absent"."""
+    global _GSPLAT_STATUS
+    if _GSPLAT_STATUS is None:
+        try:
+            import gsplat
+
+            if torch.cuda.is_available():
+                _GSPLAT_STATUS = {"available": True, "reason": "gsplat " + getattr(gsplat, "__version__", "?")}
+            else:
+                _GSPLAT_STATUS = {"available": False, "reason": "gsplat is installed but there is no CUDA GPU"}
+        except ModuleNotFoundError as exc:
+            if exc.name != "gsplat":  # gsplat is there but one of its own imports is not
+                _GSPLAT_STATUS = {"available": False, "reason": f"gsplat is installed but fails to import: {exc}"}
+                log.warning("gsplat fails to import (the slow torch path is used): %s", exc)
+            else:
+                _GSPLAT_STATUS = {"available": False, "reason": "gsplat is not installed (pip install gsplat==1.5.3)"}
+        except Exception as exc:  # a broken install: CUDA libraries, ABI, compiled extension...
+            _GSPLAT_STATUS = {"available": False, "reason": f"gsplat is installed but fails to import: "
+                                                          f"{type(exc).__name__}: {exc}"}  # fmt: skip
+            log.warning("gsplat fails to import (the slow torch path is used): %s: %s", type(exc).__name__, exc)
+    return dict(_GSPLAT_STATUS)
+
+
+_GSPLAT_STATUS: dict | None = None
+
+
 def gsplat_available() -> bool:
-    try:
-        import gsplat  # noqa: F401
-    except Exception:
-        return False
-    return torch.cuda.is_available()
+    return gsplat_status()["available"]
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:

@@ -1,115 +1,89 @@
 """The engine's HTTP API (FastAPI): version 1 under ``/v1``, OpenAPI document at ``/v1/openapi.json``.
 
-Every request carries ``Authorization: Bearer <token>`` (compared in constant time). Arrays travel as ``.npy``
-bytes (``application/x-npy``; read with ``allow_pickle=False``). Errors are JSON ``{"detail": "..."}`` with a
-4xx status that says what is wrong. Request bodies are bounded (``BodyLimit``).
+Every request carries ``Authorization: Bearer <token>``, checked before its body is read (``request_guard``).
+Arrays travel as ``.npy`` bytes (``application/x-npy``; header read first, never pickles). Every list and size in a
+request is bounded. Errors are JSON ``{"detail": "..."}`` with a 4xx status that says what is wrong; an error that
+remains a 500 is a bug, logged with an id that the answer names.
 """
 
 from __future__ import annotations
 
 import base64
-import hmac
 import io
 import json
 import logging
 import os
 import tempfile
 import threading
-from typing import Literal
+import traceback
+import uuid
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPBearer
 from pydantic import BaseModel, Field
 
 from engine.api.errors import USER_ERRORS
 from engine.api.npy_files import read_npy
 
+from .errors import ServiceError, status_for
 from .prepare_job import PrepareRequest, prepare_work
-from .state import EngineState, ServiceError
+from .request_guard import BODY_DEADLINE_S, BodyTooLarge, RequestGuard, stream_chunks
+from .state import EngineState
 
 PROTOCOL_VERSION = 1
 NPY = "application/x-npy"
-MAX_JSON_BYTES = 64 << 20  # 64 MiB for JSON and .npy bodies
-MAX_UPLOAD_BYTES = 8 << 30  # 8 GiB for a splat upload
+MAX_IMAGE_SIDE = 16384
+MAX_POINTS = 1000  # clicks of one kind in one view
+MAX_SCRIBBLES = 100
+MAX_SCRIBBLE_POINTS = 10_000
+MAX_VIEWS = 64
+UPLOAD_BATCH = 1 << 20  # bytes handed to the writer thread at a time
 
 log = logging.getLogger("saga.engine")
 
-
-class BodyLimit:
-    """ASGI middleware: 413 when a body exceeds its route's limit (declared length or streamed bytes)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        limit = MAX_UPLOAD_BYTES if scope["path"].endswith("/upload") else MAX_JSON_BYTES
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            return await _plain_error(send, 413, f"request body larger than the limit of {limit} bytes")
-        seen = 0
-
-        async def limited():
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise _TooLarge()
-            return message
-
-        try:
-            return await self.app(scope, limited, send)
-        except _TooLarge:
-            return await _plain_error(send, 413, f"request body larger than the limit of {limit} bytes")
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _plain_error(send, status: int, detail: str):
-    body = json.dumps({"detail": detail}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+Row4 = Annotated[list[float], Field(min_length=4, max_length=4)]
+Row3 = Annotated[list[float], Field(min_length=3, max_length=3)]
+Point = tuple[float, float]
+Points = Annotated[list[Point], Field(max_length=MAX_POINTS)]
+Scribble = Annotated[list[Point], Field(min_length=1, max_length=MAX_SCRIBBLE_POINTS)]
 
 
 class Camera(BaseModel):
-    viewmat: list[list[float]] = Field(..., description="4x4 world-to-camera, OpenCV axes (x right, y down)")
-    K: list[list[float]] = Field(..., description="3x3 intrinsics")
-    width: int = Field(..., ge=1, le=32768)
-    height: int = Field(..., ge=1, le=32768)
+    viewmat: Annotated[list[Row4], Field(min_length=4, max_length=4)] = Field(
+        ..., description="4x4 world-to-camera, OpenCV axes (x right, y down)")  # fmt: skip
+    K: Annotated[list[Row3], Field(min_length=3, max_length=3)] = Field(..., description="3x3 intrinsics")
+    width: int = Field(..., ge=1, le=MAX_IMAGE_SIDE)
+    height: int = Field(..., ge=1, le=MAX_IMAGE_SIDE)
     camera_model: Literal["pinhole", "ortho"] = "pinhole"
-
-
-Point = tuple[float, float]
 
 
 class ViewPrompts(BaseModel):
     """Points clicked in another view, combined with the main ones (a view may hold only negatives)."""
 
     camera: Camera
-    positive: list[Point] = Field(default_factory=list, max_length=1000)
-    negative: list[Point] = Field(default_factory=list, max_length=1000)
+    positive: Points = Field(default_factory=list)
+    negative: Points = Field(default_factory=list)
 
 
 class QueryRequest(BaseModel):
     camera: Camera | None = Field(None, description="the camera the prompts are given in (or give view)")
     view: int | None = Field(None, ge=0, le=100_000, description="a training view's index instead of a camera: "
                              "prompts are in that view's own pixels (the photo's, for a capture)")  # fmt: skip
-    positive: list[Point] = Field(default_factory=list, max_length=1000)
-    negative: list[Point] = Field(default_factory=list, max_length=1000)
-    positive_scribbles: list[list[Point]] = Field(default_factory=list, max_length=100)
-    negative_scribbles: list[list[Point]] = Field(default_factory=list, max_length=100)
-    mask_npy: str | None = Field(None, description="base64 of a .npy bool [H, W] positive mask")
+    positive: Points = Field(default_factory=list)
+    negative: Points = Field(default_factory=list)
+    positive_scribbles: Annotated[list[Scribble], Field(max_length=MAX_SCRIBBLES)] = Field(default_factory=list)
+    negative_scribbles: Annotated[list[Scribble], Field(max_length=MAX_SCRIBBLES)] = Field(default_factory=list)
+    mask_npy: str | None = Field(None, max_length=64 << 20, description="base64 of a .npy bool [H, W] positive mask")
     scale: float = Field(..., ge=0.0, le=1.0)
     threshold: float = Field(0.75, ge=-1.0, le=1.0)
     outlier_filter: bool = False
     grow: bool = False
-    more_views: list[ViewPrompts] = Field(default_factory=list, max_length=64)
+    more_views: Annotated[list[ViewPrompts], Field(max_length=MAX_VIEWS)] = Field(default_factory=list)
 
 
 def _camera(c: Camera):
@@ -129,38 +103,21 @@ class ClusterRequest(BaseModel):
     sample_fraction: float = Field(0.02, gt=0.0, le=1.0)
 
 
-def status_for(exc: Exception) -> int:
-    """The HTTP status of an error a client caused (``engine.api.errors.USER_ERRORS``)."""
-    from engine.api.work_folder import WorkFolderBusyError
-    from engine.training.checkpoint import CheckpointError
-    from saga_blender.core.errors import DiskFullError, SplatFileError
-
-    if isinstance(exc, (WorkFolderBusyError, CheckpointError)):
-        return 409
-    if isinstance(exc, DiskFullError):
-        return 507
-    if isinstance(exc, SplatFileError):
-        return 422
-    return 400
-
-
 def npy_response(array: np.ndarray, headers: dict | None = None) -> Response:
     buf = io.BytesIO()
     np.save(buf, array, allow_pickle=False)
     return Response(buf.getvalue(), media_type=NPY, headers=headers or {})
 
 
-def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
+def create_app(state: EngineState, token: str, on_shutdown=None, log_file: str | None = None,
+               body_timeout_s: float = BODY_DEADLINE_S):  # fmt: skip
+    """The ASGI application: the FastAPI routes inside ``RequestGuard`` (token first, bounded bodies)."""
     app = FastAPI(title="SAGA engine", version=str(PROTOCOL_VERSION), openapi_url=None, docs_url=None,
                   redoc_url=None)  # fmt: skip
-    app.add_middleware(BodyLimit)
-    expected = token.encode()
+    bearer = HTTPBearer(auto_error=False, description="the token of saga-engine serve (its token file)")
 
-    def authorised(request: Request) -> None:
-        header = request.headers.get("authorization", "")
-        given = header[7:].encode() if header.startswith("Bearer ") else b""
-        if not hmac.compare_digest(given, expected):
-            raise ServiceError(401, "missing or wrong token (send 'Authorization: Bearer <token>')")
+    def authorised(_credentials=Depends(bearer)) -> None:  # noqa: B008 - FastAPI's dependency idiom
+        """Declares the scheme in the OpenAPI document; the check itself is ``RequestGuard``'s."""
 
     @app.exception_handler(ServiceError)
     async def service_error(_request, exc: ServiceError):
@@ -175,7 +132,17 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request, exc: RequestValidationError):
         problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
-        return JSONResponse({"detail": f"bad request: {problems}"}, status_code=422)
+        return JSONResponse({"detail": f"bad request: {problems[:2000]}"}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception):
+        error_id = uuid.uuid4().hex[:10]
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        log.error("internal error %s in %s %s:\n%s", error_id, request.method, request.url.path, trace)
+        where = f" ({log_file})" if log_file else ""
+        return JSONResponse({"detail": f"internal error {error_id}: a bug in the engine, logged with this id in the "
+                                       f"engine log{where}; please report it", "error_id": error_id},
+                            status_code=500)  # fmt: skip
 
     auth = [Depends(authorised)]
 
@@ -187,10 +154,12 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
     def status():
         import torch
 
+        from engine.render.rasterization import gsplat_status
+
         return {
             "protocol": PROTOCOL_VERSION, "engine": _engine_version(), "data_dir": state.data_dir,
-            "device": "cuda" if torch.cuda.is_available() else "cpu",
-            "scenes": [s.info() for s in state.scenes.values()], "jobs": [j.info() for j in state.jobs.values()],
+            "device": "cuda" if torch.cuda.is_available() else "cpu", "gsplat": gsplat_status(),
+            "scenes": [s.info() for s in state.scenes()], "jobs": [j.info() for j in state.jobs()],
         }  # fmt: skip
 
     @app.post("/v1/scenes", dependencies=auth, status_code=201)
@@ -199,13 +168,28 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
 
     @app.post("/v1/scenes/upload", dependencies=auth, status_code=201)
     async def upload_scene(request: Request, filename: str = Query(..., min_length=1, max_length=255)):
-        chunks = []
-        async for chunk in request.stream():
-            chunks.append(chunk)
-        if not any(chunks):
-            raise ServiceError(400, "empty upload")
-        path = state.save_upload(filename, chunks)
-        return state.open_scene(path).info()
+        """The splat's bytes, streamed to disk in a worker thread (never held whole in memory); a failed or
+        abandoned upload leaves nothing behind."""
+        writer = await run_in_threadpool(state.begin_upload, filename)
+        try:
+            batch = bytearray()
+            async for chunk in stream_chunks(request.receive, idle_s=body_timeout_s):
+                batch += chunk
+                if len(batch) >= UPLOAD_BATCH:
+                    await run_in_threadpool(writer.write, bytes(batch))
+                    batch.clear()
+            if batch:
+                await run_in_threadpool(writer.write, bytes(batch))
+            path = await run_in_threadpool(writer.finish)
+        except BodyTooLarge as exc:
+            raise ServiceError(413, str(exc)) from exc
+        except TimeoutError as exc:
+            raise ServiceError(408, f"the upload stalled (no data for {body_timeout_s:g} s); send it again") from exc
+        except ConnectionAbortedError as exc:
+            raise ServiceError(400, "the upload was interrupted: the client went away") from exc
+        finally:
+            await run_in_threadpool(writer.abort)  # a no-op once finished
+        return await run_in_threadpool(lambda: state.open_scene(path).info())
 
     @app.get("/v1/scenes/{scene_id}", dependencies=auth)
     def scene_info(scene_id: str):
@@ -233,7 +217,7 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
 
     @app.get("/v1/jobs", dependencies=auth)
     def jobs():
-        return [j.info() for j in state.jobs.values()]
+        return [j.info() for j in state.jobs()]
 
     @app.get("/v1/jobs/{job_id}", dependencies=auth)
     def job_info(job_id: str):
@@ -260,7 +244,7 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
                 raw = base64.b64decode(req.mask_npy, validate=True)
             except ValueError as exc:
                 raise ServiceError(400, f"mask_npy: not base64 ({exc})") from exc
-            mask = read_npy(raw, "mask_npy")
+            mask = read_npy(raw, "mask_npy", max_elements=camera.width * camera.height)
         prompts = Prompts(req.positive, req.negative, [list(s) for s in req.positive_scribbles],
                           [list(s) for s in req.negative_scribbles], mask)  # fmt: skip
         post = PostProcess(req.outlier_filter, req.grow) if req.outlier_filter or req.grow else None
@@ -271,24 +255,23 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
 
     @app.post("/v1/scenes/{scene_id}/cluster", dependencies=auth)
     def cluster(scene_id: str, req: ClusterRequest):
-        clusters = (
-            state.scene(scene_id).trained().cluster(req.scale, seed=req.seed, sample_fraction=req.sample_fraction)
-        )
+        trained = state.scene(scene_id).trained()
+        clusters = trained.cluster(req.scale, seed=req.seed, sample_fraction=req.sample_fraction)
         return npy_response(clusters.labels, {"X-Saga-Clusters": str(clusters.count)})
 
     @app.post("/v1/scenes/{scene_id}/extract", dependencies=auth)
-    async def extract(scene_id: str, request: Request, invert: bool = False, out: str | None = None):
+    def extract(scene_id: str, body: Annotated[bytes, Depends(_body)], invert: bool = False,
+                out: Annotated[str | None, Query(max_length=4096)] = None, overwrite: bool = False):  # fmt: skip
+        """The Gaussians ``ids`` (a .npy body; or all others with ``invert``) as INRIA .ply bytes, or written on the
+        engine's side at ``out`` (a new .ply; an existing file only with ``overwrite``, never the engine's own)."""
         from engine.api.selection import extract as write_part
         from engine.api.selection import select_rows
 
         scene = state.scene(scene_id)
-        rows = select_rows(read_npy(await request.body(), "ids", max_elements=len(scene.splat)), len(scene.splat),
-                           invert)  # fmt: skip
+        rows = select_rows(read_npy(body, "ids", max_elements=len(scene.splat)), len(scene.splat), invert)
         if out is not None:
-            target = state.resolve_path(out, must_exist=False)
-            if not os.path.isdir(os.path.dirname(target)):
-                raise ServiceError(404, f"the folder of {out} does not exist on the engine's machine")
-            write_part(scene.scene, rows, target)
+            target = state.paths.new_file(out, ".ply", overwrite)
+            write_part(scene.scene, rows, target, overwrite=overwrite)
             return {"path": target, "gaussians": len(rows)}
         with tempfile.TemporaryDirectory(dir=os.path.join(state.data_dir, "exports")) as tmp:
             path = os.path.join(tmp, "part.ply")
@@ -299,7 +282,7 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
 
     @app.post("/v1/shutdown", dependencies=auth)
     def shutdown():
-        log.info("shutdown requested: cancelling %d job(s)", sum(j.state == "running" for j in state.jobs.values()))
+        log.info("shutdown requested: cancelling %d job(s)", sum(j.state == "running" for j in state.jobs()))
 
         def stop():
             state.stop_jobs()
@@ -309,7 +292,11 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
         threading.Thread(target=stop, daemon=True).start()
         return {"stopping": True}
 
-    return app
+    return RequestGuard(app, token, body_timeout_s)
+
+
+async def _body(request: Request) -> bytes:
+    return await request.body()
 
 
 def _engine_version() -> str:

@@ -45,7 +45,7 @@ def prepare_work(state: EngineState, scene: OpenScene, req):
     values = req.model_dump()
     for f in PrepareSpec.fields():
         if f.metadata["path"] and values[f.name]:
-            values[f.name] = state.resolve_path(values[f.name])
+            values[f.name] = state.paths.existing(values[f.name], f.metadata["path"])
     plan = plan_prepare(scene.scene, scene.workdir, PrepareSpec.from_dict(values))
 
     def work(job: Job) -> None:

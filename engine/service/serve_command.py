@@ -24,6 +24,7 @@ import time
 from engine.cli_support import UsageError, int_range
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+MAX_CONNECTIONS = 256  # requests past this many open connections get 503 (each one is bounded in time)
 
 
 def add_parser(sub) -> None:
@@ -37,13 +38,21 @@ def add_parser(sub) -> None:
     s.add_argument("--log-file", help="log file (default <data>/engine.log)")
     s.add_argument("--allow-remote", action="store_true", help="allow binding to a non-loopback address")
     s.add_argument("--allow-path", action="append", default=[], help="extra folder remote clients may name")
+    s.add_argument("--confine", action="store_true", help="confine client paths to the data folder (and --allow-path "
+                   "folders) on loopback too, as for a remote engine (a shared machine)")  # fmt: skip
+    s.add_argument("--header-timeout", type=float, default=10.0, help="seconds a client has to send a request's head "
+                   "(default 10; then 408 and the connection closes)")  # fmt: skip
+    s.add_argument("--body-timeout", type=float, default=30.0, help="seconds for a request body (or, for an upload, "
+                   "between two chunks) before 408 (default 30)")  # fmt: skip
     s.set_defaults(func=cmd_serve)
 
 
 def read_or_create_token(path: str) -> str:
     if os.path.exists(path):
+        if not os.path.isfile(path):
+            raise UsageError(f"{path}: the token file is not a regular file")
         with open(path) as fh:
-            token = fh.read().strip()
+            token = fh.read(4096).strip()
         if len(token) < 16:
             raise UsageError(f"{path}: the token must be at least 16 characters")
         return token
@@ -74,13 +83,22 @@ def cmd_serve(args) -> int:
     token_file = os.path.abspath(args.token_file or os.path.join(data_dir, "token"))
     token = read_or_create_token(token_file)
     log_file = os.path.abspath(args.log_file or os.path.join(data_dir, "engine.log"))
-    handler = logging.FileHandler(log_file)
+    try:
+        handler = logging.FileHandler(log_file)
+    except OSError as exc:
+        raise UsageError(f"{log_file}: cannot write the log ({exc.strerror or exc}); give --log-file") from exc
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    for name in ("saga.engine", "uvicorn", "uvicorn.error"):
+    logging.captureWarnings(True)  # library warnings go to the log, not to a stderr nobody may read
+    for name in ("saga.engine", "uvicorn", "uvicorn.error", "py.warnings"):
         logging.getLogger(name).addHandler(handler)
         logging.getLogger(name).setLevel(logging.INFO)
+    engine_lock = hold_data_folder(data_dir)
 
-    state = EngineState(data_dir, confine_paths=not loopback, extra_roots=tuple(args.allow_path))
+    state = EngineState(data_dir, confine_paths=args.confine or not loopback, extra_roots=tuple(args.allow_path),
+                        owned_files=(token_file, log_file))  # fmt: skip
+    from engine.render.rasterization import gsplat_status
+
+    logging.getLogger("saga.engine").info("gsplat: %s", gsplat_status()["reason"])
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -96,8 +114,15 @@ def cmd_serve(args) -> int:
         if server is not None:
             server.should_exit = True
 
-    app = create_app(state, token, on_shutdown=stop)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    from .http_protocol import protocol_with
+
+    if not (0 < args.header_timeout <= 3600 and 0 < args.body_timeout <= 3600):
+        raise UsageError("--header-timeout and --body-timeout must be between 0 and 3600 seconds")
+    app = create_app(state, token, on_shutdown=stop, log_file=log_file, body_timeout_s=args.body_timeout)
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off",
+                            http=protocol_with(args.header_timeout), limit_concurrency=MAX_CONNECTIONS,
+                            timeout_keep_alive=5)  # fmt: skip
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="http", daemon=True)
     thread.start()
     while not server.started and thread.is_alive():
@@ -120,4 +145,27 @@ def cmd_serve(args) -> int:
         thread.join(0.2)
     state.stop_jobs(timeout=5.0)
     logging.getLogger("saga.engine").info("stopped")
+    engine_lock.close()
     return 0
+
+
+def hold_data_folder(data_dir: str):
+    """Hold ``<data>/.engine.lock`` for the engine's life: two engines on one data folder would share work folders
+    and uploads behind each other's back. Returns the open lock file (closing it releases the lock)."""
+    path = os.path.join(data_dir, ".engine.lock")
+    fh = open(path, "a+")
+    try:
+        import fcntl
+
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # Windows: no advisory locks here; one engine per data folder is then up to the user
+        return fh
+    except BlockingIOError:
+        fh.close()
+        raise UsageError(f"another engine is running with the data folder {data_dir}; stop it, or give this one "
+                         "another --data-dir") from None  # fmt: skip
+    fh.seek(0)
+    fh.truncate()
+    fh.write(f"{os.getpid()}\n")
+    fh.flush()
+    return fh

@@ -88,47 +88,93 @@ def _check_folder(path: str) -> str:
     return folder
 
 
+class AtomicFile:
+    """A file being written atomically: ``file`` is open on a unique temporary beside ``path``; ``commit()`` makes it
+    ``path`` (or another name in the same folder, e.g. one known only once the content is: an upload named by its
+    hash); ``abort()`` removes it. OS errors come out as FileWriteError / DiskFullError naming ``path``."""
+
+    def __init__(self, path: str | os.PathLike, mode: str = "wb", *, durable: bool = True, overwrite: bool = True,
+                 permissions: int = 0o666, encoding: str | None = None):  # fmt: skip
+        self.path = os.fspath(path)
+        if mode not in ("wb", "w"):
+            raise ValueError(f"atomic files are written whole: mode 'wb' or 'w', not {mode!r}")
+        self.folder = _check_folder(self.path)
+        self.durable, self.overwrite = durable, overwrite
+        if not overwrite and os.path.lexists(self.path):
+            raise FileWriteError(self.path, "already exists (not replaced)")
+        self.temp = temp_name(self.path)
+        try:
+            fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), permissions)
+        except OSError as exc:
+            raise write_error(self.path, exc) from exc
+        self.file = os.fdopen(fd, mode, encoding=encoding if mode == "w" else None)
+        self.done = False
+
+    def write(self, data) -> None:
+        try:
+            self.file.write(data)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise write_error(self.path, exc) from exc
+            raise
+
+    def commit(self, final_path: str | os.PathLike | None = None) -> str:
+        """Flush, fsync, rename into place (``final_path`` must be in the same folder); returns the final path."""
+        target = self.path if final_path is None else os.fspath(final_path)
+        if os.path.dirname(os.path.abspath(target)) != self.folder:
+            raise ValueError(f"{target}: an atomic file can only be renamed within {self.folder}")
+        try:
+            self.file.flush()
+            if self.durable:
+                os.fsync(self.file.fileno())
+            self.file.close()
+            if self.overwrite:
+                os.replace(self.temp, target)
+            else:
+                try:
+                    os.link(self.temp, target)  # fails if target appeared meanwhile: never replaces
+                except FileExistsError as exc:
+                    raise FileWriteError(target, "already exists (not replaced)") from exc
+                os.remove(self.temp)
+            if self.durable:
+                fsync_folder(self.folder)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise write_error(target, exc) from exc
+            raise
+        self.done = True
+        return target
+
+    def abort(self) -> None:
+        """Remove the temporary file (the target stays as it was). Safe to call more than once."""
+        if self.done:
+            return
+        self.done = True
+        with contextlib.suppress(OSError):
+            self.file.close()
+        with contextlib.suppress(OSError):
+            os.remove(self.temp)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", *, durable: bool = True, overwrite: bool = True,
                  permissions: int = 0o666, encoding: str | None = None) -> Iterator:  # fmt: skip
-    """Write ``path`` atomically through the yielded file object.
+    """Write ``path`` atomically through the yielded file object (``AtomicFile``).
 
     ``durable=False`` skips the fsyncs (scratch files that are staged and swapped in later); ``overwrite=False``
     refuses (FileWriteError, nothing written) when ``path`` exists, decided atomically at the rename;
     ``permissions`` are the new file's mode bits (before the umask), e.g. 0o600 for a secret."""
-    path = os.fspath(path)
-    if mode not in ("wb", "w"):
-        raise ValueError(f"atomic_write writes whole files: mode 'wb' or 'w', not {mode!r}")
-    folder = _check_folder(path)
-    if not overwrite and os.path.lexists(path):
-        raise FileWriteError(path, "already exists (not replaced)")
-    tmp = temp_name(path)
+    target = AtomicFile(path, mode, durable=durable, overwrite=overwrite, permissions=permissions, encoding=encoding)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), permissions)
-    except OSError as exc:
-        raise write_error(path, exc) from exc
-    try:
-        with os.fdopen(fd, mode, encoding=encoding if mode == "w" else None) as fh:
-            yield fh
-            fh.flush()
-            if durable:
-                os.fsync(fh.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # fails if path appeared meanwhile: never replaces
-            except FileExistsError as exc:
-                raise FileWriteError(path, "already exists (not replaced)") from exc
-            os.remove(tmp)
-        if durable:
-            fsync_folder(folder)
+        yield target.file
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
+        target.abort()
         if isinstance(exc, OSError):
-            raise write_error(path, exc) from exc
+            raise write_error(target.path, exc) from exc
         raise
+    target.commit()
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, **kw) -> None:

@@ -65,6 +65,8 @@ def read_splat(path: str | os.PathLike, *, sanitize: bool = False) -> ReadResult
         raise SplatFileError(path, "file not found")
     if os.path.isdir(path):
         raise SplatFileError(path, "is a folder, not a splat file")
+    if not os.path.isfile(path):  # a pipe or a device would block the reader forever
+        raise SplatFileError(path, "is not a regular file (a pipe, socket or device); give a splat file")
     if not path.lower().endswith(SUPPORTED_SUFFIXES):
         raise SplatFileError(path, "unsupported file type (expected .ply, .compressed.ply or .splat)")
     fmt = detect_format(path)
