@@ -14,6 +14,8 @@ from schemathesis import GenerationMode  # noqa: E402
 from .conftest import QUICK, Engine  # noqa: E402
 
 EXAMPLES = 12
+POS, NEG = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
+RUNS = [(True, True, POS), (True, True, NEG), (True, False, POS), (False, True, POS)]  # token, real ids, data
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +57,7 @@ def test_no_endpoint_answers_5xx(fuzzed):
     for op in operations:
         if op.path == "/v1/shutdown":
             continue
-        for with_token, real_ids, mode in [(True, True, GenerationMode.POSITIVE), (True, True, GenerationMode.NEGATIVE),
-                                           (True, False, GenerationMode.POSITIVE), (False, True, GenerationMode.POSITIVE)]:  # fmt: skip
+        for with_token, real_ids, mode in RUNS:
             params = {}
             # real ids, except where a random request could change the fixture (close the scene, start a prepare)
             if real_ids and "{scene_id}" in op.path and op.method != "delete" and not op.path.endswith("/prepare"):
