@@ -43,6 +43,18 @@ def tick():
     return TICK_S if busy else None
 
 
+def wait_and_apply(task, timeout: float):
+    """Drain and apply until ``task`` ends: what the timer does, for scripts and tests without an event loop."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not task.finished and time.monotonic() < deadline:
+        apply_finished(SESSION.drain())
+        time.sleep(0.05)
+    apply_finished(SESSION.drain())
+    return task
+
+
 def ensure_timer() -> None:
     if not bpy.app.timers.is_registered(tick):
         bpy.app.timers.register(tick, first_interval=0.1)

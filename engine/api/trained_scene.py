@@ -8,6 +8,7 @@ or not) unless another path with the same content is given, and the checkpoint m
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -29,14 +30,17 @@ class TrainedScene:
     cameras: Cameras | None  # the training views at their own size
     device: str = "cpu"
     _predictor: object = field(default=None, repr=False)
+    _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def predictor(self):
         """The scene's ``ScenePredictor`` (built on first use: projection caches, feature scorer)."""
         if self._predictor is None:
-            from engine.query.predictor import ScenePredictor
+            with self._build_lock:
+                if self._predictor is None:
+                    from engine.query.predictor import ScenePredictor
 
-            self._predictor = ScenePredictor(self.scene.splat, self.checkpoint, self.device)
+                    self._predictor = ScenePredictor(self.scene.splat, self.checkpoint, self.device)
         return self._predictor
 
     @property

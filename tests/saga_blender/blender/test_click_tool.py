@@ -231,7 +231,11 @@ def test_clicks_stay_right_after_moving_the_object_and_deleting_points(ext, prep
 def test_segment_everything_groups_cover_every_point_and_a_click_picks_one(ext, engine, prepared):
     obj, labels = prepared
     assert engine.check()
-    assert bpy.ops.saga.segment_everything() == {"FINISHED"}
+    assert bpy.ops.saga.segment_everything() == {"FINISHED"}  # returns at once; the engine works in the background
+    task = engine.latest("cluster", obj.name)
+    assert task is not None
+    background = importlib.import_module(ext.tool.__name__.rsplit(".", 1)[0] + ".background")
+    assert background.wait_and_apply(task, 600).state == "done", task.error
     groups = [g for g in obj.vertex_groups if g.name.startswith("cluster_")]
     assert len(groups) >= 3
     cluster = np.empty(len(obj.data.vertices), np.int32)
@@ -276,12 +280,13 @@ def test_missing_or_incomplete_engine_python_is_explained(ext):
 def test_a_remote_connection_uploads_the_splat_and_finds_it_prepared(ext, engine, prepared):
     obj, _ = prepared
     remote = ext.session.EngineSession()
-    remote.connect_remote(engine.client.url, engine.client.token)
-    assert remote.status.startswith("remote engine at")
+    remote.wait(remote.connect_remote(engine.client.url, engine.client.token), 60)
+    assert remote.status.startswith("remote engine at") and remote.client is not None
     scene_id, was_prepared = remote.scene_id_for(obj["saga_source"])
     assert was_prepared and engine.client.scene(scene_id)["path"].endswith(".ply")
-    with pytest.raises(ext.session.EngineError, match="token"):
-        ext.session.EngineSession().connect_remote(engine.client.url, "wrong-token-wrong-token")
+    wrong = ext.session.EngineSession()
+    task = wrong.wait(wrong.connect_remote(engine.client.url, "wrong-token-wrong-token"), 60)
+    assert task.state == "failed" and "token" in task.error and wrong.client is None and "token" in wrong.error
 
 
 # last: it kills the module's engine
@@ -289,9 +294,11 @@ def test_engine_killed_mid_prepare_gives_a_clear_message(ext, engine, prepared, 
     obj, _ = prepared
     session = engine
     state = session.start_prepare(obj["saga_source"], obj.name, {"views": "auto:8", "iterations": 100000})
-    while state.state == "running" and state.stage != "training":
+    deadline = time.monotonic() + 300
+    while state.state == "running" and state.stage != "training" and time.monotonic() < deadline:
         time.sleep(0.2)
         session.drain()
+    assert state.stage == "training"
     session.local.process.kill()
     p = wait_prepare(session, timeout=60)
     assert p.state == "failed" and "lost the engine" in p.error
