@@ -39,71 +39,59 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from saga_blender.core.atomic_files import atomic_write
-from saga_blender.core.gaussians import GaussianSplat
 from saga_blender.core.splat_io import read_splat, write_splat
 
-from .shapes import Box, Lathe, Placed, Rect, Surface, Torus, compose, cylinder, rotation, shell, surface_quats
+from .scene_types import TABLE_TOP_Z, ObjectSpec, PartSpec, SyntheticScene
+from .shapes import Box, Lathe, Placed, Rect, Surface, Torus, compose, cylinder, rotation, shell
+from .splat_sampling import scene_from_layout
 
-TABLE_TOP_Z = 0.75
 LABELS_VERSION = 1
 
 RED = (0.75, 0.12, 0.10)  # mug body and top book
 CERAMIC = (0.90, 0.89, 0.85)  # bowl and plate
 
 
-@dataclass(frozen=True)
-class PartSpec:
-    name: str
-    surface: Surface
-    rgb: tuple[float, float, float]
-    density: float = 3.0  # relative Gaussians per m^2 (foreground objects 3, table 0.5, floor 0.25)
-    grain: float = 0.0  # amplitude of a wood-like stripe texture along x
-
-
-@dataclass(frozen=True)
-class ObjectSpec:
-    name: str
-    parts: tuple[PartSpec, ...]
-
-
-@dataclass
-class SyntheticScene:
-    """Splat plus per-Gaussian labels. ``part_object[part_id] == object_id`` for every Gaussian."""
-
-    splat: GaussianSplat
-    object_id: np.ndarray  # int32 [N]
-    part_id: np.ndarray  # int32 [N]
-    object_names: list[str]
-    part_names: list[str]  # "object/part"
-    part_object: np.ndarray  # int32 [P]
-    normals: np.ndarray  # float32 [N, 3] surface normal at each Gaussian (not written to the .ply)
-    part_rgb: np.ndarray  # float32 [P, 3] base colour of each part
-    up: np.ndarray = field(default_factory=lambda: np.array([0.0, 0.0, 1.0]))
-    center: np.ndarray = field(default_factory=lambda: np.zeros(3))  # centre of the table and objects
-    radius: float = 1.0  # half the diagonal of the table-and-objects box
-    bbox_min: np.ndarray = field(default_factory=lambda: np.zeros(3))  # of all Gaussians
-    bbox_max: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    table_top_z: float = TABLE_TOP_Z
-
-    def object_index(self, name: str) -> int:
-        return self.object_names.index(name)
-
-    def part_index(self, name: str) -> int:
-        return self.part_names.index(name)
-
-
 def _on_table(surface: Surface, x: float, y: float, yaw_deg: float = 0.0, z: float = 0.0) -> Placed:
     return Placed(surface, rotation("z", np.radians(yaw_deg)), (x, y, TABLE_TOP_Z + z))
 
 
-def table_scene_layout(floor: bool = True) -> list[ObjectSpec]:
-    """The objects of the table scene, with world-placed surfaces and colours."""
+#: where each object stands on the table: x, y (metres from the table's centre) and yaw (degrees)
+DEFAULT_PLACEMENT = {
+    "mug": (-0.36, 0.14, 200.0), "lamp": (0.36, 0.16, 0.0), "books": (-0.08, 0.17, 0.0), "bowl": (0.06, -0.15, 0.0),
+    "plate": (-0.30, -0.15, 0.0), "apple": (0.24, -0.12, 0.0), "vase": (0.42, -0.17, 0.0), "die": (-0.12, -0.07, 25.0),
+    "pen": (-0.10, -0.28, 10.0),
+}  # fmt: skip
+#: each object's footprint radius on the table (metres), for random layouts
+FOOTPRINT = {"mug": 0.075, "lamp": 0.10, "books": 0.15, "bowl": 0.09, "plate": 0.12, "apple": 0.04, "vase": 0.06,
+             "die": 0.025, "pen": 0.09}  # fmt: skip
+
+
+def random_placement(rng: np.random.Generator, tries: int = 2000) -> dict[str, tuple[float, float, float]]:
+    """Every object at a random place and yaw on the table top, none overlapping (largest placed first); objects may
+    stand close (a few millimetres apart), as on a real table."""
+    placed: dict[str, tuple[float, float, float]] = {}
+    for name in sorted(FOOTPRINT, key=lambda k: -FOOTPRINT[k]):
+        r = FOOTPRINT[name]
+        for _ in range(tries):
+            x, y = rng.uniform(-0.55 + r, 0.55 - r), rng.uniform(-0.35 + r, 0.35 - r)
+            gap = rng.uniform(0.003, 0.03)
+            if all(np.hypot(x - px, y - py) >= r + FOOTPRINT[o] + gap for o, (px, py, _) in placed.items()):
+                placed[name] = (float(x), float(y), float(rng.uniform(0.0, 360.0)))
+                break
+        else:
+            raise ValueError(f"no room for the {name} on the table (layout seed)")
+    return placed
+
+
+def table_scene_layout(floor: bool = True, placement: dict | None = None) -> list[ObjectSpec]:
+    """The objects of the table scene, with world-placed surfaces and colours (``placement``: x, y, yaw per object;
+    default ``DEFAULT_PLACEMENT``)."""
+    where = dict(DEFAULT_PLACEMENT, **(placement or {}))
     objects: list[ObjectSpec] = []
     if floor:
         objects.append(ObjectSpec("background", (PartSpec("floor", Rect(1.8, 1.4), (0.45, 0.43, 0.40), 0.25),)))
@@ -120,8 +108,8 @@ def table_scene_layout(floor: bool = True) -> list[ObjectSpec]:
     handle = Placed(Torus(r_handle, 0.005, (-half, half)), rotation("x", np.pi / 2), (r_mug + off, 0, h_mug / 2))
     body = shell([(0.0, 0.0), (r_mug, 0.0), (r_mug, h_mug)], 0.004)
     mug = (
-        PartSpec("body", _on_table(body, -0.36, 0.14, 200), RED),
-        PartSpec("handle", _on_table(handle, -0.36, 0.14, 200), (0.62, 0.09, 0.08)),
+        PartSpec("body", _on_table(body, *where["mug"]), RED),
+        PartSpec("handle", _on_table(handle, *where["mug"]), (0.62, 0.09, 0.08)),
     )
     objects.append(ObjectSpec("mug", mug))
 
@@ -129,9 +117,9 @@ def table_scene_layout(floor: bool = True) -> list[ObjectSpec]:
     shade = shell([(0.10, 0.17), (0.055, 0.28), (0.007, 0.28)], 0.002)
     pole = Placed(cylinder(0.007, 0.26, bottom=False), translation=(0, 0, 0.02))
     lamp = (
-        PartSpec("base", _on_table(cylinder(0.07, 0.02), 0.36, 0.16), (0.12, 0.12, 0.13)),
-        PartSpec("pole", _on_table(pole, 0.36, 0.16), (0.70, 0.71, 0.73)),
-        PartSpec("shade", _on_table(shade, 0.36, 0.16), (0.93, 0.86, 0.70)),
+        PartSpec("base", _on_table(cylinder(0.07, 0.02), *where["lamp"]), (0.12, 0.12, 0.13)),
+        PartSpec("pole", _on_table(pole, *where["lamp"]), (0.70, 0.71, 0.73)),
+        PartSpec("shade", _on_table(shade, *where["lamp"]), (0.93, 0.86, 0.70)),
     )
     objects.append(ObjectSpec("lamp", lamp))
 
@@ -141,7 +129,8 @@ def table_scene_layout(floor: bool = True) -> list[ObjectSpec]:
         ("book_middle", (0.21, 0.15, 0.03), 8.0, (0.15, 0.40, 0.22)),
         ("book_top", (0.19, 0.13, 0.025), -6.0, RED),
     ):
-        books.append(PartSpec(label, _on_table(Box(size), -0.08, 0.17, yaw, z), rgb))
+        bx, by, byaw = where["books"]
+        books.append(PartSpec(label, _on_table(Box(size), bx, by, byaw + yaw, z), rgb))
         z += size[2]
     objects.append(ObjectSpec("books", tuple(books)))
 
@@ -150,9 +139,9 @@ def table_scene_layout(floor: bool = True) -> list[ObjectSpec]:
     beta = np.linspace(np.arcsin(0.035 / rs), np.pi / 2, 20)
     zc = np.sqrt(rs**2 - 0.035**2)
     bowl = shell([(0.0, 0.0), *zip(rs * np.sin(beta), zc - rs * np.cos(beta), strict=True)], 0.005)
-    objects.append(ObjectSpec("bowl", (PartSpec("bowl", _on_table(bowl, 0.06, -0.15), CERAMIC),)))
+    objects.append(ObjectSpec("bowl", (PartSpec("bowl", _on_table(bowl, *where["bowl"]), CERAMIC),)))
     plate = shell([(0.0, 0.0), (0.085, 0.0), (0.115, 0.018)], 0.004)
-    objects.append(ObjectSpec("plate", (PartSpec("plate", _on_table(plate, -0.30, -0.15), CERAMIC),)))
+    objects.append(ObjectSpec("plate", (PartSpec("plate", _on_table(plate, *where["plate"]), CERAMIC),)))
 
     # Apple: a slightly flattened body with a dimple at the top, a stem sunk into the dimple.
     th = np.linspace(0.0, np.pi, 33)
@@ -160,29 +149,29 @@ def table_scene_layout(floor: bool = True) -> list[ObjectSpec]:
     apple_body = Lathe(tuple(zip(0.038 * np.sin(th), apple_z, strict=True)))
     stem = Placed(cylinder(0.0025, 0.02, bottom=False), rotation("y", np.radians(12)), (0, 0, apple_z[-1] - 0.002))
     apple = (
-        PartSpec("body", _on_table(apple_body, 0.24, -0.12), (0.55, 0.72, 0.18)),
-        PartSpec("stem", _on_table(stem, 0.24, -0.12), (0.36, 0.24, 0.12)),
+        PartSpec("body", _on_table(apple_body, *where["apple"]), (0.55, 0.72, 0.18)),
+        PartSpec("stem", _on_table(stem, *where["apple"]), (0.36, 0.24, 0.12)),
     )
     objects.append(ObjectSpec("apple", apple))
 
     vase_profile = [(0.0, 0.0), (0.035, 0.0), (0.05, 0.03), (0.058, 0.07), (0.052, 0.11), (0.035, 0.15)]
     vase_profile += [(0.024, 0.18), (0.025, 0.20), (0.032, 0.22)]
+    vase = PartSpec("vase", _on_table(shell(vase_profile, 0.004), *where["vase"]), (0.15, 0.50, 0.55))
+    objects.append(ObjectSpec("vase", (vase,)))
     objects.append(
-        ObjectSpec("vase", (PartSpec("vase", _on_table(shell(vase_profile, 0.004), 0.42, -0.17), (0.15, 0.50, 0.55)),))
-    )
-    objects.append(
-        ObjectSpec("die", (PartSpec("die", _on_table(Box((0.024,) * 3), -0.12, -0.07, 25), (0.95, 0.75, 0.12)),))
+        ObjectSpec("die", (PartSpec("die", _on_table(Box((0.024,) * 3), *where["die"]), (0.95, 0.75, 0.12)),))
     )
 
     # Pen lying on the table: barrel with a conical tip along local z, laid along x by a 90 deg turn about y.
-    lay = compose(rotation("z", np.radians(10)), rotation("y", np.pi / 2))
+    px, py, pyaw = where["pen"]
+    lay = compose(rotation("z", np.radians(pyaw)), rotation("y", np.pi / 2))
     barrel = Lathe(((0.0, 0.0), (0.0045, 0.0), (0.0045, 0.12), (0.0012, 0.135), (0.0, 0.135)))
     cap = cylinder(0.005, 0.055)
     pen = (
-        PartSpec("barrel", Placed(barrel, lay, (-0.10, -0.28, TABLE_TOP_Z + 0.005)), (0.12, 0.30, 0.75)),
+        PartSpec("barrel", Placed(barrel, lay, (px, py, TABLE_TOP_Z + 0.005)), (0.12, 0.30, 0.75)),
         PartSpec(
             "cap",
-            Placed(Placed(cap, translation=(0, 0, -0.005)), lay, (-0.10, -0.28, TABLE_TOP_Z + 0.005)),
+            Placed(Placed(cap, translation=(0, 0, -0.005)), lay, (px, py, TABLE_TOP_Z + 0.005)),
             (0.07, 0.07, 0.08),
         ),
     )
@@ -190,82 +179,20 @@ def table_scene_layout(floor: bool = True) -> list[ObjectSpec]:
     return objects
 
 
-def _allocate(weights: np.ndarray, n: int) -> np.ndarray:
-    """Exactly n counts about proportional to weights, each at least 1 (16 from n = 64 P on); largest remainder."""
-    p = len(weights)
-    if n < p:
-        raise ValueError(f"n_gaussians={n} is smaller than the number of parts ({p})")
-    floor = max(1, min(16, n // (4 * p)))
-    raw = (n - floor * p) * weights / weights.sum()
-    counts = np.floor(raw).astype(np.int64)
-    order = np.argsort(-(raw - counts), kind="stable")
-    counts[order[: n - floor * p - counts.sum()]] += 1
-    return counts + floor
-
-
 def generate_table_scene(
-    n_gaussians: int = 20000, seed: int = 0, *, floor: bool = True, sh_degree: int = 0
+    n_gaussians: int = 20000, seed: int = 0, *, floor: bool = True, sh_degree: int = 0, layout_seed: int | None = None
 ) -> SyntheticScene:
     """The labelled table scene with exactly ``n_gaussians`` Gaussians; same seed, same bytes.
 
-    ``sh_degree`` > 0 adds small random higher-order SH coefficients (a little view dependence).
+    ``sh_degree`` > 0 adds small random higher-order SH coefficients (a little view dependence). ``layout_seed``
+    places the objects at random (``random_placement``) instead of the fixed demo layout.
     """
     if sh_degree not in (0, 1, 2, 3):
         raise ValueError(f"sh_degree must be 0..3, got {sh_degree}")
     rng = np.random.default_rng(seed)
-    objects = table_scene_layout(floor)
-    parts = [(oi, obj.name, spec) for oi, obj in enumerate(objects) for spec in obj.parts]
-    areas = np.array([spec.surface.area() for _, _, spec in parts])
-    # Small parts get relatively more Gaussians (area^0.8), as densification does for detail.
-    counts = _allocate(areas**0.8 * np.array([spec.density for _, _, spec in parts]), n_gaussians)
-    pts, nrm, spacing, rgb, obj_ids, part_ids = [], [], [], [], [], []
-    for pi, ((oi, _, spec), k) in enumerate(zip(parts, counts, strict=True)):
-        p, q = spec.surface.sample(rng, int(k))
-        colour = np.tile(np.asarray(spec.rgb), (len(p), 1))
-        if spec.grain:
-            wobble = np.sin(2 * np.pi * (p[:, 0] + 0.01 * np.sin(9.0 * p[:, 1])) / 0.025)
-            colour *= 1.0 + spec.grain * wobble[:, None]
-        pts.append(p)
-        nrm.append(q)
-        rgb.append(colour)
-        spacing.append(np.full(len(p), np.sqrt(areas[pi] / max(int(k), 1))))
-        obj_ids.append(np.full(len(p), oi, np.int32))
-        part_ids.append(np.full(len(p), pi, np.int32))
-    points, normals = np.concatenate(pts), np.concatenate(nrm)
-    h, colour = np.concatenate(spacing), np.concatenate(rgb)
-    n = len(points)
-
-    tangent = 0.7 * h[:, None] * np.exp(rng.normal(0.0, 0.3, (n, 2)))
-    tangent = np.clip(tangent, 0.2 * h[:, None], 3.0 * h[:, None])
-    flat = np.clip(np.exp(rng.normal(np.log(0.08), 0.5, n)), 0.01, 0.5) * tangent.min(axis=1)
-    scales = np.concatenate([tangent, flat[:, None]], axis=1)
-    quats = surface_quats(rng, normals)
-    means = points + rng.normal(0.0, 1.0, (n, 3)) * np.minimum(0.0005, 0.05 * h)[:, None]
-    low = rng.random(n) < 0.15
-    opacities = np.where(low, 0.05 + 0.55 * rng.random(n), 0.995 - 0.395 * rng.random(n) ** 2)
-    colour += rng.normal(0.0, 0.025, (n, 3)) + rng.normal(0.0, 0.02, (n, 1))
-    sh_rest = None
-    if sh_degree:
-        sh_rest = rng.normal(0.0, 0.02, (n, (sh_degree + 1) ** 2 - 1, 3))
-    splat = GaussianSplat.from_activated(means, quats, scales, opacities, np.clip(colour, 0.0, 1.0), sh_rest)
-
-    object_id, part_id = np.concatenate(obj_ids), np.concatenate(part_ids)
-    fg = object_id >= (1 if floor else 0)
-    lo, hi = splat.means[fg].min(axis=0).astype(np.float64), splat.means[fg].max(axis=0).astype(np.float64)
-    return SyntheticScene(
-        splat=splat,
-        object_id=object_id,
-        part_id=part_id,
-        object_names=[obj.name for obj in objects],
-        part_names=[f"{name}/{spec.name}" for _, name, spec in parts],
-        part_object=np.array([oi for oi, _, _ in parts], np.int32),
-        normals=normals.astype(np.float32),
-        part_rgb=np.array([spec.rgb for _, _, spec in parts], np.float32),
-        center=(lo + hi) / 2,
-        radius=float(np.linalg.norm(hi - lo) / 2),
-        bbox_min=splat.means.min(axis=0).astype(np.float64),
-        bbox_max=splat.means.max(axis=0).astype(np.float64),
-    )
+    placement = None if layout_seed is None else random_placement(np.random.default_rng(1000 + layout_seed))
+    return scene_from_layout(table_scene_layout(floor, placement), n_gaussians, rng, sh_degree,
+                             foreground_from=1 if floor else 0)  # fmt: skip
 
 
 _META = ("up", "center", "bbox_min", "bbox_max")

@@ -17,13 +17,14 @@ ENGINE = Path(__file__).resolve().parents[2] / "engine"
 SHELLS = ("engine.cli", "engine.cli_support", "engine.train_command", "engine.query_commands", "engine.demo",
           "engine.service", "engine.__main__")  # fmt: skip
 LIBRARY = ("engine.cameras", "engine.render", "engine.views", "engine.masks", "engine.training", "engine.query",
-           "engine.evaluation", "engine.synthetic")  # fmt: skip
+           "engine.evaluation", "engine.synthetic", "engine.splat_segments")  # fmt: skip
 #: inside the library, who may import whom (a package may always import itself)
 LIBRARY_BELOW = {
     "engine.cameras": set(),
     "engine.render": {"engine.cameras"},
     "engine.views": {"engine.cameras", "engine.render"},
-    "engine.masks": {"engine.cameras", "engine.render", "engine.views"},
+    "engine.splat_segments": {"engine.cameras", "engine.render"},
+    "engine.masks": {"engine.cameras", "engine.render", "engine.views", "engine.splat_segments"},
     "engine.training": {"engine.cameras", "engine.render", "engine.views", "engine.masks"},
     "engine.query": {"engine.cameras", "engine.render", "engine.training"},
     "engine.evaluation": {"engine.cameras", "engine.render", "engine.query", "engine.training", "engine.synthetic"},
