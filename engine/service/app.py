@@ -246,6 +246,22 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
         clusters = segment_everything(predictor.scorer, req.scale, sample_fraction=req.sample_fraction, seed=req.seed)
         return npy_response(clusters.labels, {"X-Saga-Clusters": str(clusters.count)})
 
+    @app.post("/v1/scenes/{scene_id}/similar", dependencies=auth)
+    async def similar(scene_id: str, request: Request, scale: float = Query(..., ge=0.0, le=1.0),
+                      threshold: float = Query(0.75, ge=-1.0, le=1.0)):  # fmt: skip
+        """Select Similar (body: ``.npy`` ids of the selection): the selection and every Gaussian like it."""
+        from engine.query.prompts import PromptError
+        from engine.query.similar import select_similar
+
+        predictor = state.scene(scene_id).predictor()
+        ids = load_npy(await request.body(), "ids")
+        try:
+            result = select_similar(predictor.scorer, ids, scale, threshold)
+        except (PromptError, ValueError) as exc:
+            raise ServiceError(400, str(exc)) from exc
+        return npy_response(result.ids, {"X-Saga-Count": str(len(result.ids)), "X-Saga-Added": str(result.added),
+                                         "X-Saga-Notes": json.dumps(result.notes)})  # fmt: skip
+
     @app.post("/v1/scenes/{scene_id}/extract", dependencies=auth)
     async def extract(scene_id: str, request: Request, invert: bool = False, out: str | None = None):
         from engine.query_commands import select_rows

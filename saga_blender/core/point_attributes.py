@@ -22,9 +22,13 @@ LAYOUT_VERSION = 1
 ID_ATTRIBUTE = "gs_id"  # int: the Gaussian's index in the file it was read from
 COLOR_ATTRIBUTE = "gs_color"  # RGBA float colour of SH band 0, alpha = opacity
 RADIUS_ATTRIBUTE = "gs_radius"  # float: display radius of the point
+FOOTPRINT_U = "gs_footprint_u"  # float vector: the Gaussian's longest axis times its scale (display)
+FOOTPRINT_V = "gs_footprint_v"  # float vector: its second axis times its scale (display)
+#: Attributes the display derives from the splat: rebuilt, never exported.
+DISPLAY_ATTRIBUTES = (COLOR_ATTRIBUTE, RADIUS_ATTRIBUTE, FOOTPRINT_U, FOOTPRINT_V)
 POSITION_NAMES = ("x", "y", "z")
 RESERVED = {"position", "id", "radius", "material_index", "sharp_face", "normal", "crease", "UVMap", ID_ATTRIBUTE,
-            COLOR_ATTRIBUTE, RADIUS_ATTRIBUTE}  # fmt: skip
+            *DISPLAY_ATTRIBUTES}  # fmt: skip
 MAX_NAME = 63
 INT_KINDS = {"i1", "u1", "i2", "u2", "i4"}
 
@@ -75,6 +79,26 @@ def display_colors(splat: GaussianSplat) -> np.ndarray:
 def display_radii(splat: GaussianSplat, factor: float = 1.0) -> np.ndarray:
     """[N] float32 point radius for display: the geometric mean of the three axis scales (times ``factor``)."""
     return (np.exp(splat.log_scales.astype(np.float64).mean(axis=1)) * factor).astype(np.float32)
+
+
+def footprint_axes(splat: GaussianSplat) -> tuple[np.ndarray, np.ndarray]:
+    """([N, 3], [N, 3]) float32: the Gaussian's two largest principal axes, each times its standard deviation (in
+    the file's frame). The display draws the quad ``centre +- u +- v`` (times the point size): the 1-sigma footprint
+    of the Gaussian as a splat renderer sees it face on, and edge on it is as thin as the Gaussian."""
+    from .splat_transform import quat_to_matrix
+
+    n = len(splat)
+    u, v = np.empty((n, 3), np.float32), np.empty((n, 3), np.float32)
+    for start in range(0, n, 1 << 18):  # bounded float64 temporaries
+        part = slice(start, start + (1 << 18))
+        rot = quat_to_matrix(splat.quats[part].astype(np.float64))  # [n, 3, 3], columns are the axes
+        log_s = splat.log_scales[part].astype(np.float64)
+        order = np.argsort(-log_s, axis=1)  # largest first
+        rows = np.arange(len(log_s))
+        for out, k in ((u, 0), (v, 1)):
+            axis = order[:, k]
+            out[part] = rot[rows, :, axis] * np.exp(log_s[rows, axis])[:, None]
+    return u, v
 
 
 def attributes_to_splat(positions: np.ndarray, attributes: dict[str, np.ndarray], layout: dict) -> GaussianSplat:

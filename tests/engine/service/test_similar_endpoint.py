@@ -1,0 +1,43 @@
+"""POST /v1/scenes/{id}/similar through a real engine process: the selection and the Gaussians like it, the same
+ids as the engine's own select_similar on the scene's checkpoint, and clear 4xx for bad input."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from saga_blender.engine_client import EngineError
+
+from .conftest import QUICK
+
+
+def test_similar_through_the_service(engine, scenes):
+    from engine.query.feature_scores import FeatureScorer
+    from engine.query.similar import select_similar
+    from engine.service.state import scene_workdir
+    from engine.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
+
+    c = engine.client
+    a = c.open_scene(str(scenes["a"]))
+    job = c.prepare(a["id"], **QUICK)
+    assert c.wait(job["id"], poll=0.2, timeout=300)["state"] == "done"
+    selection = np.arange(0, 400, dtype=np.int64)
+    ids = c.similar(a["id"], selection, scale=0.5)
+    assert ids.dtype == np.int64 and set(selection.tolist()) <= set(ids.tolist())
+    assert np.all(np.diff(ids) > 0) and ids.max() < 8000
+    ckpt = load_checkpoint(os.path.join(scene_workdir(c.status()["data_dir"], a["content_hash"]), CHECKPOINT_NAME))
+    own = select_similar(FeatureScorer(ckpt.features, ckpt.gate_weight, ckpt.gate_bias), selection, 0.5)
+    np.testing.assert_array_equal(ids, own.ids)
+    strict = c.similar(a["id"], selection, scale=0.5, threshold=0.99)
+    assert len(strict) <= len(ids)
+    for call, status, words in [
+        (lambda: c.similar(a["id"], np.zeros(0, np.int64), 0.5), 400, "empty"),
+        (lambda: c.similar(a["id"], np.array([5, 10**6]), 0.5), 400, "outside the scene"),
+        (lambda: c.similar(a["id"], selection, 1.5), 422, "scale"),
+        (lambda: c.similar("nope", selection, 0.5), 404, "no open scene"),
+    ]:
+        with pytest.raises(EngineError) as info:
+            call()
+        assert info.value.status == status and words in info.value.message, (info.value.status, info.value.message)
