@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bpy
 
+from .display_nodes import use_attribute_colours
 from .splat_mesh import is_splat_object
 
 
@@ -25,11 +26,9 @@ class SAGA_OT_solid_colours(bpy.types.Operator):
 
     def execute(self, context):
         space = context.space_data if context.space_data and context.space_data.type == "VIEW_3D" else None
-        shading = space.shading if space is not None else context.scene.display.shading
-        shading.color_type = "VERTEX"
-        if self.flat:
-            shading.light = "FLAT"
-        if space is not None and shading.type not in ("SOLID",):
+        shading = space.shading if space is not None else context.scene.display.shading  # headless: the render's
+        use_attribute_colours(shading, self.flat)
+        if space is not None:
             shading.type = "SOLID"
         return {"FINISHED"}
 

@@ -13,6 +13,7 @@ import os
 import time
 
 import bpy
+import numpy as np
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, StringProperty
 from bpy_extras.io_utils import ExportHelper, ImportHelper
 
@@ -20,6 +21,7 @@ from .core.errors import FileWriteError, SplatFileError
 from .core.splat_io import read_splat, write_splat
 from .core.splat_merge import merge_splats
 from .core.splat_transform import transform_splat
+from .display_nodes import show_solid_colours
 from .selection_groups import SelectionError, group_mask
 from .splat_mesh import create_splat_object, export_matrix, is_splat_object, splat_from_object
 
@@ -61,21 +63,6 @@ def format_of_path(path: str) -> str | None:
         if lower.endswith(ext):
             return key
     return None
-
-
-def show_solid_colours(context) -> int:
-    """Set the 3D viewports of the current screen that show Solid mode in material colours to attribute colours
-    (the splat's own); returns how many changed."""
-    changed = 0
-    screen = getattr(context, "screen", None)
-    for area in screen.areas if screen is not None else ():
-        if area.type != "VIEW_3D":
-            continue
-        for space in area.spaces:
-            if space.type == "VIEW_3D" and space.shading.type == "SOLID" and space.shading.color_type == "MATERIAL":
-                space.shading.color_type = "VERTEX"
-                changed += 1
-    return changed
 
 
 class SAGA_OT_import_splat(bpy.types.Operator, ImportHelper):
@@ -207,7 +194,10 @@ class SAGA_OT_export_splat(bpy.types.Operator, ExportHelper):
         splat, _ids = splat_from_object(obj, keep)
         if len(splat) == 0:
             raise SelectionError(f"the selection '{only_group}' is empty: nothing to export")
-        return transform_splat(splat, export_matrix(obj, frame_of=active))
+        matrix = export_matrix(obj, frame_of=active)
+        if np.array_equal(matrix, np.eye(4)):  # unmoved: the splat as it is (no copy of every column)
+            return splat, {"uniform_scale": True}
+        return transform_splat(splat, matrix)
 
     def execute(self, context):
         fmt = format_of_path(self.filepath)

@@ -256,7 +256,7 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
         predictor = state.scene(scene_id).predictor()
         ids = load_npy(await request.body(), "ids")
         try:
-            result = select_similar(predictor.scorer, ids, scale, threshold)
+            result = select_similar(predictor.scorer, ids, scale, threshold, predictor.checkpoint.visibility)
         except (PromptError, ValueError) as exc:
             raise ServiceError(400, str(exc)) from exc
         return npy_response(result.ids, {"X-Saga-Count": str(len(result.ids)), "X-Saga-Added": str(result.added),

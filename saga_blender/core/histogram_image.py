@@ -1,4 +1,4 @@
-"""The picture of a measure's histogram that the Select by Attribute panel shows: bars on a log count scale, the
+"""The picture of a measure's histogram that the Select by Attribute panel shows: bars on a square-root scale, the
 selected side of the cut in the highlight colour, the cut as a white line. numpy only; Blender shows it as a
 preview icon."""
 
@@ -21,7 +21,7 @@ def histogram_image(hist: Histogram, cut: float, width: int = 256, height: int =
     bins = len(hist.counts)
     column_bin = np.minimum((np.arange(width) * bins) // width, bins - 1)  # the bin each pixel column shows
     counts = hist.counts.astype(np.float64)
-    heights = np.log1p(counts) / max(np.log1p(counts.max()), 1e-12)  # log scale: the few outliers stay visible
+    heights = np.sqrt(counts / max(counts.max(), 1.0))  # square root: the peaks fit, small bins stay visible
     bar_top = np.round(heights[column_bin] * (height - 2)).astype(int) + (counts[column_bin] > 0)
     cut_column = round(hist.position(cut) * (width - 1))
     columns = np.arange(width)

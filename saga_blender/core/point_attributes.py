@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .gaussians import SH_C0, GaussianSplat
-from .ply_inria import splat_from_vertex_array
+from .ply_inria import splat_from_columns
 
 LAYOUT_VERSION = 1
 ID_ATTRIBUTE = "gs_id"  # int: the Gaussian's index in the file it was read from
@@ -85,19 +85,25 @@ def footprint_axes(splat: GaussianSplat) -> tuple[np.ndarray, np.ndarray]:
     """([N, 3], [N, 3]) float32: the Gaussian's two largest principal axes, each times its standard deviation (in
     the file's frame). The display draws the quad ``centre +- u +- v`` (times the point size): the 1-sigma footprint
     of the Gaussian as a splat renderer sees it face on, and edge on it is as thin as the Gaussian."""
-    from .splat_transform import quat_to_matrix
-
     n = len(splat)
     u, v = np.empty((n, 3), np.float32), np.empty((n, 3), np.float32)
-    for start in range(0, n, 1 << 18):  # bounded float64 temporaries
+    for start in range(0, n, 1 << 18):  # chunks stay in cache
         part = slice(start, start + (1 << 18))
-        rot = quat_to_matrix(splat.quats[part].astype(np.float64))  # [n, 3, 3], columns are the axes
-        log_s = splat.log_scales[part].astype(np.float64)
+        q = splat.quats[part].astype(np.float32)
+        norm = np.sqrt(np.sum(q * q, axis=1, keepdims=True))
+        q = np.where(norm > 0, q / np.where(norm > 0, norm, 1), np.array([1, 0, 0, 0], np.float32))
+        w, x, y, z = q.T
+        axes = np.stack([  # the rotation matrix's columns: the Gaussian's axes
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y + w * z), 2 * (x * z - w * y)], axis=1),
+            np.stack([2 * (x * y - w * z), 1 - 2 * (x * x + z * z), 2 * (y * z + w * x)], axis=1),
+            np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], axis=1),
+        ], axis=1)  # fmt: skip
+        log_s = splat.log_scales[part].astype(np.float32)
         order = np.argsort(-log_s, axis=1)  # largest first
         rows = np.arange(len(log_s))
         for out, k in ((u, 0), (v, 1)):
             axis = order[:, k]
-            out[part] = rot[rows, :, axis] * np.exp(log_s[rows, axis])[:, None]
+            out[part] = axes[rows, axis] * np.exp(log_s[rows, axis])[:, None]
     return u, v
 
 
@@ -108,14 +114,16 @@ def attributes_to_splat(positions: np.ndarray, attributes: dict[str, np.ndarray]
     order = list(layout["property_order"])
     dtypes = layout["dtypes"]
     stored_of = {original: stored for stored, original in layout.get("renamed", {}).items()}
-    n = len(positions)
-    data = np.empty(n, dtype=[(name, dtypes[name]) for name in order])
+    columns = {}
     for name in order:
         if name in POSITION_NAMES:
-            data[name] = positions[:, POSITION_NAMES.index(name)]
+            columns[name] = positions[:, POSITION_NAMES.index(name)]
             continue
         stored = stored_of.get(name, name)
         if stored not in attributes:
             raise ValueError(f"the mesh lost the attribute {stored!r} (property {name!r}); it cannot be exported")
-        data[name] = attributes[stored]
-    return splat_from_vertex_array(data, None)
+        columns[name] = attributes[stored]
+    for name in order:
+        if np.dtype(dtypes[name]).kind not in "fiu":
+            raise ValueError(f"property {name!r} has type {dtypes[name]}, which a splat cannot hold")
+    return splat_from_columns(columns, order, dtypes)

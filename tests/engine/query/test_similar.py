@@ -68,14 +68,35 @@ def test_bad_requests_say_what_is_wrong():
         select_similar(scorer, [1], 0.5, threshold=2.0)
 
 
-def test_on_trained_features_the_mug_is_similar_to_itself_not_to_the_table(trained):
+def test_unseen_gaussians_stay_out_of_the_queries():
+    scorer, label = scorer_with_groups([300, 300, 300], [0, 1, 2])
+    # the selection: group 0, plus some never-seen Gaussians whose (untrained) features look like group 1
+    features = scorer.features.clone()
+    strays = np.flatnonzero(label == 1)[:60]
+    selection = np.r_[np.flatnonzero(label == 0), strays]
+    visibility = np.ones(len(label))
+    visibility[strays] = 0.0
+    scorer = FeatureScorer(features, np.zeros(16), np.full(16, 6.0))
+    blind = np.isin(np.arange(len(label)), select_similar(scorer, selection, 0.5).ids)
+    seeing = select_similar(scorer, selection, 0.5, visibility=visibility)
+    got = np.isin(np.arange(len(label)), seeing.ids)
+    assert blind[label == 1].mean() > 0.9  # the strays' features pull group 1 in
+    assert got[label == 0].all() and got[label == 1].mean() < 0.25 and not got[label == 2].any()
+    none_seen = select_similar(scorer, strays, 0.5, visibility=visibility)
+    assert "never" in none_seen.notes[0] or "untrained" in none_seen.notes[0]
+
+
+def test_on_trained_features_an_object_is_similar_to_itself_not_to_the_rest(trained):
     from engine.query.predictor import ScenePredictor
 
     predictor = ScenePredictor.from_workdir(trained["workdir"])
     scene = trained["scene"]
-    mug = np.flatnonzero(scene.object_id == scene.object_names.index("mug"))
-    table = scene.object_id == scene.object_names.index("table")
-    some = mug[:: max(1, len(mug) // 200)]  # a part of the mug
-    result = select_similar(predictor.scorer, some, scale=0.5)
-    got = np.isin(np.arange(len(scene.splat)), result.ids)
-    assert got[mug].mean() > 0.5 and got[table].mean() < 0.05
+    names = scene.object_names
+    for name in ("bowl", "lamp"):
+        ids = np.flatnonzero(scene.object_id == names.index(name))
+        part = ids[:: max(1, len(ids) // 200)]  # a part of it
+        result = select_similar(predictor.scorer, part, 0.5, visibility=predictor.checkpoint.visibility)
+        got = np.isin(np.arange(len(scene.splat)), result.ids)
+        assert got[ids].mean() > 0.8, name
+        others = [got[scene.object_id == i].mean() for i in range(len(names)) if i != names.index(name)]
+        assert max(others) < 0.05, (name, others)

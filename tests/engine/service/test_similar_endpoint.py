@@ -28,7 +28,8 @@ def test_similar_through_the_service(engine, scenes):
     assert ids.dtype == np.int64 and set(selection.tolist()) <= set(ids.tolist())
     assert np.all(np.diff(ids) > 0) and ids.max() < 8000
     ckpt = load_checkpoint(os.path.join(scene_workdir(c.status()["data_dir"], a["content_hash"]), CHECKPOINT_NAME))
-    own = select_similar(FeatureScorer(ckpt.features, ckpt.gate_weight, ckpt.gate_bias), selection, 0.5)
+    own = select_similar(FeatureScorer(ckpt.features, ckpt.gate_weight, ckpt.gate_bias), selection, 0.5,
+                         visibility=ckpt.visibility)  # fmt: skip
     np.testing.assert_array_equal(ids, own.ids)
     strict = c.similar(a["id"], selection, scale=0.5, threshold=0.99)
     assert len(strict) <= len(ids)
