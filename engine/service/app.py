@@ -257,7 +257,7 @@ def create_app(state: EngineState, token: str, on_shutdown=None) -> FastAPI:
         ids = load_npy(await request.body(), "ids")
         try:
             result = select_similar(predictor.scorer, ids, scale, threshold, predictor.checkpoint.visibility)
-        except (PromptError, ValueError) as exc:
+        except (PromptError, ValueError, TypeError) as exc:
             raise ServiceError(400, str(exc)) from exc
         return npy_response(result.ids, {"X-Saga-Count": str(len(result.ids)), "X-Saga-Added": str(result.added),
                                          "X-Saga-Notes": json.dumps(result.notes)})  # fmt: skip

@@ -42,3 +42,39 @@ def test_similar_through_the_service(engine, scenes):
         with pytest.raises(EngineError) as info:
             call()
         assert info.value.status == status and words in info.value.message, (info.value.status, info.value.message)
+
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+
+def npy(array) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=True)
+    return buf.getvalue()
+
+
+arrays = hnp.arrays(st.sampled_from([np.int64, np.int8, np.uint32, np.float32, np.bool_, np.complex64, "U3"]),
+                    hnp.array_shapes(max_dims=3, max_side=5))  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.one_of(arrays.map(npy), st.binary(max_size=64), st.just(npy(np.array([{"a": 1}], object)))),
+    scale=st.one_of(st.floats(-2, 2, width=32), st.text(max_size=4)),
+    threshold=st.floats(-3, 3, width=32),
+)
+def test_similar_never_answers_a_5xx(engine, scenes, body, scale, threshold):  # fmt: skip
+    c = engine.client
+    scene = c.open_scene(str(scenes["a"]))
+    if not scene["prepared"]:
+        assert c.wait(c.prepare(scene["id"], **QUICK)["id"], poll=0.2, timeout=300)["state"] == "done"
+    try:
+        c.request("POST", f"/v1/scenes/{scene['id']}/similar", data=body or b"\0", content_type="application/x-npy",
+                  query={"scale": scale, "threshold": threshold}, timeout=120)  # fmt: skip
+    except EngineError as exc:
+        assert 400 <= exc.status < 500, (exc.status, exc.message)
