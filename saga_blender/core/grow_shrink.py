@@ -72,12 +72,13 @@ def within(positions: np.ndarray, grid: PointGrid, seeds: np.ndarray, candidates
     compact = np.full(len(grid), -1, np.int64)
     compact[cells] = np.arange(len(cells))
 
-    near_cells = grid.neighbour_cells(cells)
-    in_reach = np.zeros(len(grid), bool)
-    in_reach[near_cells] = True
-    cand, cand_cells, cand_first = grid.sorted_members(candidates & in_reach[grid.cell_of])
+    near = grid.points_in(grid.neighbour_cells(cells))  # sorted by cell
+    cand = near[candidates[near]]
     if len(cand) == 0:
         return out
+    cand_cell = grid.cell_of[cand]
+    cand_first = np.flatnonzero(np.r_[True, cand_cell[1:] != cand_cell[:-1]])
+    cand_cells = cand_cell[cand_first]
     per_cell = np.diff(np.r_[cand_first, len(cand)])  # candidates of each candidate cell
     cp = positions[cand].astype(np.float64)
     cell_lo, cell_hi = np.minimum.reduceat(cp, cand_first, axis=0), np.maximum.reduceat(cp, cand_first, axis=0)

@@ -92,7 +92,12 @@ class PointGrid:
 
     def sorted_members(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(point indices of ``mask`` sorted by cell, their cells (sorted unique), start of each cell's run)."""
-        idx = self.order[mask[self.order]]
+        count = int(np.count_nonzero(mask))
+        if count < self.n // 8:  # few: sort them (cheaper than walking every point)
+            idx = np.flatnonzero(mask)
+            idx = idx[np.argsort(self.cell_of[idx], kind="stable")]
+        else:
+            idx = self.order[mask[self.order]]
         cell = self.cell_of[idx]
         first = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if len(idx) else np.zeros(0, np.int64)
         return idx, cell[first], first

@@ -9,10 +9,25 @@ import importlib
 import numpy as np
 import pytest
 
-from .test_click_tool import demo_scene, engine, ext, prepared  # noqa: F401  (module fixtures: an engine, a prepared scene)
+from .test_click_tool import demo_scene, engine, ext, wait_prepare  # noqa: F401  (module fixtures: an engine, a scene)
 from .test_extension import members
 
 bpy = pytest.importorskip("bpy")
+
+
+@pytest.fixture(scope="module")
+def prepared(engine, demo_scene, extension):  # noqa: F811
+    """The demo scene imported and prepared quickly (the answers are compared with the engine's, not with labels)."""
+    for collection in (bpy.data.objects, bpy.data.meshes):
+        for item in list(collection):
+            collection.remove(item)
+    path, labels = demo_scene
+    assert bpy.ops.saga.import_splat(filepath=str(path), up_axis="Z") == {"FINISHED"}
+    obj = bpy.context.view_layer.objects.active
+    assert bpy.ops.saga.prepare(views="SPLAT", view_count=8, iterations=200) == {"FINISHED"}
+    p = wait_prepare(engine, timeout=1200)  # a shared 2-core machine can be slow
+    assert p.state == "done", p.error
+    return obj, labels
 
 
 def gs_id(obj) -> np.ndarray:
