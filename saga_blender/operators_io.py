@@ -152,7 +152,8 @@ class SAGA_OT_export_splat(bpy.types.Operator, ExportHelper):
     )  # fmt: skip
     spz_version: EnumProperty(
         name="SPZ Version", default="3",
-        items=[("3", "3 (gzip)", "Read by every .spz reader"), ("4", "4 (zstd)", "Smaller and faster; newer readers")],
+        items=[("3", "3 (gzip)", "Read by every .spz reader"), ("4", "4 (zstd)", "Smaller and faster; newer readers"),
+               ("2", "2 (gzip, 8-bit rotations)", "For the oldest readers only")],
     )  # fmt: skip
     merge_selected: BoolProperty(
         name="Merge Selected Objects", default=False,

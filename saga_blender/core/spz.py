@@ -1,4 +1,4 @@
-"""Niantic ``.spz``: read versions 2, 3 and 4, write versions 3 (gzip) and 4 (zstd), vectorised numpy.
+"""Niantic ``.spz``: read and write versions 2 and 3 (gzip) and 4 (zstd), vectorised numpy.
 
 Layout (checked against nianticlabs/spz ``load-spz.cc`` as documented in ``@adobe/spz`` 0.2.3, and against the
 pure-JS reader of ``@playcanvas/splat-transform`` 3.7.0, ``read-spz.ts``):
@@ -52,7 +52,7 @@ SH_COUNT = {0: 0, 1: 9, 2: 24, 3: 45, 4: 72}  # SH bytes per Gaussian by degree
 DEFAULT_FRACTIONAL_BITS = 12
 #: Opacity is clamped to [eps, 1 - eps] before the logit (bytes 0 and 255 stay finite), as splat-transform does.
 ALPHA_EPS = 1e-6
-WRITE_VERSIONS = (3, 4)
+WRITE_VERSIONS = (2, 3, 4)
 GZIP_LEVEL = 2  # the reference uses zlib's 6: 2 writes ~4.5x faster a file 8-11% larger (version 4: both better)
 ZSTD_LEVEL = 3
 GZIP_SEGMENT = 4 << 20  # bytes compressed per thread (independent deflate segments, as pigz)
@@ -364,7 +364,8 @@ def _compress_streams(zstandard, blocks: list[bytes]) -> list[bytes]:
 
 def write_spz(path: str | os.PathLike, splat: GaussianSplat, version: int = 3) -> None:
     """Write ``splat`` as ``.spz`` atomically. Quantises (see the module docstring); extras and normals are not
-    stored. Version 3 (gzip) is the one every reader knows; 4 (zstd) is smaller and faster."""
+    stored. Version 3 (gzip) is the one every reader knows; 4 (zstd) is smaller and faster; 2 only for the oldest
+    readers (8-bit quaternions)."""
     path = os.fspath(path)
     if version not in WRITE_VERSIONS:
         raise SplatFileError(path, f"can write .spz versions {WRITE_VERSIONS}, not {version}")

@@ -63,7 +63,7 @@ def test_write_then_read_within_quantisation(tmp_path, version, degree):
 def test_version_2_rotations_keep_w_positive(tmp_path):
     src = random_splat(2000, 1)
     path = tmp_path / "v2.spz"
-    path.write_bytes(spz.spz_bytes(src, version=2))
+    assert write_splat(path, src, spz_version=2) == "Niantic .spz version 2"
     back = read_splat(path).splat
     assert (back.quats[:, 0] >= 0).all()
     assert_within_quantisation(back, src, rotation_tol=3e-2)  # 8 bits per component
@@ -168,6 +168,8 @@ def test_write_is_atomic_and_names_the_file(tmp_path):
     target.write_bytes(b"old")
     with pytest.raises(SplatFileError, match="versions"):
         write_splat(target, random_splat(5, 0), spz_version=5)
+    with pytest.raises(SplatFileError, match="versions"):
+        write_splat(target, random_splat(5, 0), spz_version=1)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.spz"]  # no temporary file left
 
