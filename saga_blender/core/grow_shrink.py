@@ -8,10 +8,10 @@ Shrinking is the dual: the unselected Gaussians grow into the selection, and wha
 
 * :func:`neighbour_spacing`: the default hop, twice the median 1-sigma footprint of the Gaussians (neighbouring
   Gaussians of a trained splat overlap at about that distance).
-* By a distance d: ``hops_for_distance`` splits d into hops of at most 4 spacings (exact Euclidean growth for d up to
+* By a distance d: ``hops_for_distance`` splits d into hops of at most 2 spacings (exact Euclidean growth for d up to
   that; beyond, the growth follows the surfaces in those hops, never farther than d from the selection).
 
-Numpy only (``point_grid``). The grids are cached by the caller (``NeighbourCache``) per object and hop size.
+Numpy only (``point_grid``). The grids are cached by the caller (``neighbour_cache``) per object and cell size.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from .point_grid import PointGrid
 
-MAX_HOP_IN_SPACINGS = 4.0
+MAX_HOP_IN_SPACINGS = 2.0  # longer hops cross wider gaps and cost more (pairs grow with the square)
 MAX_HOPS = 64
 PAIR_CHUNK = 1 << 21  # point pairs compared per pass
 

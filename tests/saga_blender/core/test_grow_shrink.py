@@ -105,9 +105,9 @@ def test_an_isolated_fully_selected_island_does_not_shrink():
 def test_spacing_and_hops():
     log_scales = np.log(np.array([[0.01, 0.04, 0.0001]] * 5))
     assert gs.neighbour_spacing(log_scales) == pytest.approx(2 * 0.02)
-    assert gs.hops_for_distance(0.1, 0.04) == (1, 0.1)
+    assert gs.hops_for_distance(0.07, 0.04) == (1, 0.07)
     count, hop = gs.hops_for_distance(1.0, 0.04)
-    assert count == 7 and hop == pytest.approx(1 / 7) and hop <= 4 * 0.04
+    assert count == 13 and hop == pytest.approx(1 / 13) and hop <= gs.MAX_HOP_IN_SPACINGS * 0.04
     assert gs.hops_for_distance(1e9, 1e-6)[0] == gs.MAX_HOPS
     with pytest.raises(ValueError):
         gs.hops_for_distance(0.0, 0.04)
