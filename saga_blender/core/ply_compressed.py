@@ -252,32 +252,36 @@ def compressed_ply_arrays(splat: GaussianSplat) -> tuple[np.ndarray, np.ndarray,
         "scale": splat.log_scales[padded].astype(np.float32).astype(np.float64),
         "colour": (splat.sh_dc[padded].astype(np.float64) * SH_C0 + 0.5).astype(np.float32).astype(np.float64),
     }
-    chunk = np.empty(n_chunks, [(p, "<f4") for p in CHUNK_REQUIRED + CHUNK_COLOUR])
+    names = CHUNK_REQUIRED + CHUNK_COLOUR
+    chunk_values = np.empty((n_chunks, len(names)), np.float32)  # fields side by side: viewed as the element
     packed = {}
-    for key, names in (("position", ("x", "y", "z")), ("scale", ("scale_x", "scale_y", "scale_z")),
-                       ("colour", ("r", "g", "b"))):  # fmt: skip
+    for key, axes in (("position", ("x", "y", "z")), ("scale", ("scale_x", "scale_y", "scale_z")),
+                      ("colour", ("r", "g", "b"))):  # fmt: skip
         lo, hi = _chunk_bounds(groups[key], n_chunks)
         if key == "scale":  # "clamp scale because sometimes values are at infinity"
             lo, hi = np.clip(lo, -20.0, 20.0), np.clip(hi, -20.0, 20.0)
         lo, hi = lo.astype(np.float32), hi.astype(np.float32)
-        for i, axis in enumerate(names):
-            chunk[f"min_{axis}"], chunk[f"max_{axis}"] = lo[:, i], hi[:, i]
+        for i, axis in enumerate(axes):
+            chunk_values[:, names.index(f"min_{axis}")] = lo[:, i]
+            chunk_values[:, names.index(f"max_{axis}")] = hi[:, i]
         packed[key] = _normalised(groups[key][:n], lo, hi, n)
     pos, scl, rgb = packed["position"], packed["scale"], packed["colour"]
     alpha = 1.0 / (1.0 + np.exp(-splat.opacity_logits[order].astype(np.float64)))
-    vertex = np.empty(n, [(p, "<u4") for p in VERTEX_REQUIRED])
-    vertex["packed_position"] = pack_111011(pos)
-    vertex["packed_scale"] = pack_111011(scl)
-    vertex["packed_rotation"] = pack_rotation(splat.quats[order])
-    vertex["packed_color"] = pack_8888(np.concatenate([rgb, alpha[:, None]], axis=1))
+    words = np.empty((n, 4), "<u4")  # packed_position, packed_rotation, packed_scale, packed_color
+    words[:, 0] = pack_111011(pos)
+    words[:, 1] = pack_rotation(splat.quats[order])
+    words[:, 2] = pack_111011(scl)
+    words[:, 3] = pack_8888(np.concatenate([rgb, alpha[:, None]], axis=1))
+    chunk = chunk_values.view([(name, "<f4") for name in names]).reshape(n_chunks)
+    vertex = words.view([(name, "<u4") for name in VERTEX_REQUIRED]).reshape(n)
     sh = None
     k = splat.sh_rest.shape[1]
     if k:
-        rest = splat.sh_rest[order].transpose(0, 2, 1).reshape(n, 3 * k).astype(np.float64)  # channel-major
-        sh = np.empty(n, [(f"f_rest_{i}", "u1") for i in range(3 * k)])
-        raw = np.clip(np.trunc((rest / 8.0 + 0.5) * 256.0), 0, 255).astype(np.uint8)
-        for i in range(3 * k):
-            sh[f"f_rest_{i}"] = raw[:, i]
+        raw = np.empty((n, 3 * k), np.uint8)  # channel-major, as the file stores f_rest_*
+        for start in range(0, n, 1 << 16):  # bounded float64 temporaries
+            rest = splat.sh_rest[order[start : start + (1 << 16)]].transpose(0, 2, 1).reshape(-1, 3 * k)
+            raw[start : start + (1 << 16)] = np.clip(np.trunc((rest.astype(np.float64) / 8.0 + 0.5) * 256.0), 0, 255)
+        sh = raw.view([(f"f_rest_{i}", "u1") for i in range(3 * k)]).reshape(n)
     return chunk, vertex, sh
 
 
