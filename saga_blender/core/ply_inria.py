@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from .array_blocks import stack_columns
 from .atomic_files import atomic_write
 from .errors import SplatFileError
 from .gaussians import GaussianSplat, sh_degree_for_rest_count
@@ -106,7 +107,7 @@ def splat_from_columns(columns: dict[str, np.ndarray], order: list[str], dtypes:
         return np.asarray(columns[name]).astype(dtypes[name], copy=False)
 
     def stack(keys) -> np.ndarray:
-        return np.stack([col(k).astype(np.float32, copy=False) for k in keys], axis=1)
+        return stack_columns([col(k) for k in keys])
 
     n = len(columns[names[0]])
     k = len(rest_names) // 3

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .array_blocks import column_rows
 from .gaussians import SH_C0, GaussianSplat
 from .ply_inria import splat_from_columns
 
@@ -42,7 +43,7 @@ def blender_name(name: str, index: int) -> str:
 
 def splat_to_attributes(splat: GaussianSplat) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, str]], dict]:
     """(positions [N, 3] float32, {attribute name: (column [N], 'FLOAT' | 'INT')}, layout record)."""
-    columns = splat.columns()
+    columns = contiguous_columns(splat)
     order = list(columns)
     attrs: dict[str, tuple[np.ndarray, str]] = {}
     dtypes, renamed, narrowed = {}, {}, []
@@ -59,13 +60,43 @@ def splat_to_attributes(splat: GaussianSplat) -> tuple[np.ndarray, dict[str, tup
         elif np.issubdtype(col.dtype, np.floating):
             if col.dtype != np.float32:
                 narrowed.append(name)
-            attrs[stored] = (col.astype(np.float32), "FLOAT")
+            attrs[stored] = (col.astype(np.float32, copy=False), "FLOAT")
         else:
             raise ValueError(f"property {name!r} has type {col.dtype}, which cannot be stored on a Blender mesh")
     layout = {"version": LAYOUT_VERSION, "property_order": order, "dtypes": dtypes, "renamed": renamed,
               "narrowed": narrowed}  # fmt: skip
     positions = np.ascontiguousarray(splat.means, dtype=np.float32)
     return positions, attrs, layout
+
+
+def contiguous_columns(splat: GaussianSplat) -> dict[str, np.ndarray]:
+    """``splat.columns()`` with every column contiguous (copied blockwise out of the [N, K] arrays, which
+    ``foreach_set`` would otherwise copy one strided column at a time)."""
+    n = len(splat)
+    k = splat.sh_rest.shape[1]
+    rows = {
+        "xyz": column_rows(splat.means), "n": column_rows(splat.normals), "dc": column_rows(splat.sh_dc),
+        "rest": column_rows(splat.sh_rest.transpose(0, 2, 1).reshape(n, 3 * k)) if k else None,
+        "scale": column_rows(splat.log_scales), "rot": column_rows(splat.quats),
+    }  # fmt: skip
+    cols = {}
+    for i, axis in enumerate("xyz"):
+        cols[axis] = rows["xyz"][i]
+    for i, axis in enumerate("xyz"):
+        cols[f"n{axis}"] = rows["n"][i]
+    for c in range(3):
+        cols[f"f_dc_{c}"] = rows["dc"][c]
+    for i in range(3 * k):  # channel-major, as the file stores f_rest_*
+        cols[f"f_rest_{i}"] = rows["rest"][i]
+    cols["opacity"] = splat.opacity_logits
+    for i in range(3):
+        cols[f"scale_{i}"] = rows["scale"][i]
+    for i in range(4):
+        cols[f"rot_{i}"] = rows["rot"][i]
+    cols.update(splat.extras)
+    if splat.property_order is not None and set(splat.property_order) == set(cols):
+        return {name: cols[name] for name in splat.property_order}
+    return cols
 
 
 def display_colors(splat: GaussianSplat) -> np.ndarray:
