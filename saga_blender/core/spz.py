@@ -269,14 +269,26 @@ def pack_smallest_three(q_wxyz: np.ndarray) -> np.ndarray:
 
 
 def quantize_sh(values: np.ndarray, bucket: int) -> np.ndarray:
-    """Bytes ``round(v * 128) + 128`` rounded to a multiple of ``bucket`` (in chunks that stay in cache)."""
+    """Bytes ``round(v * 128) + 128`` rounded to a multiple of ``bucket`` (chunks in cache, on every core: numpy
+    releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     out = np.empty(values.shape, np.uint8)
     flat_in, flat_out = np.ascontiguousarray(values, F32).reshape(-1), out.reshape(-1)
-    for start in range(0, flat_in.size, CHUNK):
+
+    def one(start: int) -> None:
         y = flat_in[start : start + CHUNK].astype(np.float64) * 128.0  # exact, as the reference's float32 product
         r = np.clip(np.trunc(y + np.copysign(0.5, y)), -128.0 - bucket, 127.0 + bucket).astype(np.int32)
         q = (r + (128 + bucket // 2)) // bucket * bucket
         flat_out[start : start + CHUNK] = np.clip(q, 0, 255)
+
+    starts = range(0, flat_in.size, CHUNK)
+    if len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            list(pool.map(one, starts))
+    else:
+        for start in starts:
+            one(start)
     return out
 
 
