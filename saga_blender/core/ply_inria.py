@@ -153,9 +153,12 @@ def write_inria_ply(path: str | os.PathLike, splat: GaussianSplat) -> None:
 
     columns = splat.columns()
     dtype = [(name, col.dtype.newbyteorder("<").str) for name, col in columns.items()]
-    data = np.empty(len(splat), dtype=dtype)
-    for name, col in columns.items():
-        data[name] = col
+    if all(col.dtype == np.float32 for col in columns.values()):  # the usual case: one matrix, filled blockwise
+        data = stack_columns(list(columns.values())).view(dtype).reshape(len(splat))
+    else:
+        data = np.empty(len(splat), dtype=dtype)
+        for name, col in columns.items():
+            data[name] = col
     element = PlyElement.describe(data, "vertex")
     with atomic_write(path) as fh:
         PlyData([element], text=False, byte_order="<").write(fh)
