@@ -268,21 +268,25 @@ def pack_smallest_three(q_wxyz: np.ndarray) -> np.ndarray:
     return word.astype("<u4")
 
 
-def quantize_sh(values: np.ndarray, bucket: int) -> np.ndarray:
-    """Bytes ``round(v * 128) + 128`` rounded to a multiple of ``bucket`` (chunks in cache, on every core: numpy
-    releases the GIL)."""
+def quantize_sh(rest: np.ndarray) -> np.ndarray:
+    """SH bytes of ``rest`` [N, K-1, 3]: ``round(v * 128) + 128`` rounded to a multiple of 8 for band 1 (5 bits) and
+    of 16 for bands 2-3 (4 bits), as the reference packs them. Rows in chunks that stay in cache, on every core
+    (numpy releases the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    out = np.empty(values.shape, np.uint8)
-    flat_in, flat_out = np.ascontiguousarray(values, F32).reshape(-1), out.reshape(-1)
+    n, k, _ = rest.shape
+    flat_in = np.ascontiguousarray(rest, F32).reshape(n, 3 * k)  # coefficient-major, colour-inner: the file order
+    out = np.empty((n, 3 * k), np.uint8)
+    bucket = np.where(np.arange(3 * k) < 9, 8, 16).astype(np.int32)  # the first 3 coefficients are band 1
+    rows = max(1, CHUNK // (3 * k))
 
     def one(start: int) -> None:
-        y = flat_in[start : start + CHUNK].astype(np.float64) * 128.0  # exact, as the reference's float32 product
-        r = np.clip(np.trunc(y + np.copysign(0.5, y)), -128.0 - bucket, 127.0 + bucket).astype(np.int32)
-        q = (r + (128 + bucket // 2)) // bucket * bucket
-        flat_out[start : start + CHUNK] = np.clip(q, 0, 255)
+        y = flat_in[start : start + rows].astype(np.float64) * 128.0  # exact, as the reference's float32 product
+        r = np.clip(np.trunc(y + np.copysign(0.5, y)), -144.0, 143.0).astype(np.int32)
+        q = (r + 128 + bucket // 2) // bucket * bucket
+        out[start : start + rows] = np.clip(q, 0, 255)
 
-    starts = range(0, flat_in.size, CHUNK)
+    starts = range(0, n, rows)
     if len(starts) > 1:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             list(pool.map(one, starts))
@@ -317,11 +321,7 @@ def encode_blocks(splat: GaussianSplat, version: int) -> tuple[SpzHeader, list[b
         blocks.append(pack_smallest_three(splat.quats).tobytes())
     degree = splat.sh_degree
     if degree:
-        rest = splat.sh_rest  # [N, K-1, 3]: coefficient-major, colour-inner, the .spz order
-        sh = np.empty(rest.shape, np.uint8)
-        sh[:, :3] = quantize_sh(rest[:, :3], 8)
-        sh[:, 3:] = quantize_sh(rest[:, 3:], 16)
-        blocks.append(sh.tobytes())
+        blocks.append(quantize_sh(splat.sh_rest).tobytes())  # [N, K-1, 3] is the .spz order already
     return SpzHeader(version, n, degree, frac, 0), blocks
 
 
