@@ -69,10 +69,11 @@ def within(positions: np.ndarray, grid: PointGrid, seeds: np.ndarray, candidates
     bounds = np.r_[first, len(seed_idx)]
     sp = positions[seed_idx].astype(np.float64)
     box_lo, box_hi = np.minimum.reduceat(sp, first, axis=0), np.maximum.reduceat(sp, first, axis=0)
-    compact = np.full(len(grid), -1, np.int64)
-    compact[cells] = np.arange(len(cells))
-
-    near = grid.points_in(grid.neighbour_cells(cells))  # sorted by cell
+    # every (seed cell, neighbour cell) pair once; the neighbour cells hold the candidates
+    seed_rows, other, ring = grid.neighbour_pairs(cells)
+    near_mark = np.zeros(len(grid), bool)
+    near_mark[other] = True
+    near = grid.points_in(np.flatnonzero(near_mark))  # sorted by cell
     cand = near[candidates[near]]
     if len(cand) == 0:
         return out
@@ -85,11 +86,12 @@ def within(positions: np.ndarray, grid: PointGrid, seeds: np.ndarray, candidates
     r2 = hop * hop
     hit = np.zeros(len(cand), bool)
     cell_done = np.zeros(len(cand_cells), bool)  # every candidate of the cell is hit
-    # every (candidate cell, seed cell) pair of neighbours, nearest rings first (most candidates are hit early)
-    all_rows, other, ring = grid.neighbour_pairs(cand_cells)
-    all_sc = compact[other]
-    seeded = all_sc >= 0
-    all_rows, all_sc, ring = all_rows[seeded], all_sc[seeded], ring[seeded]
+    row_of = np.full(len(grid), -1, np.int64)
+    row_of[cand_cells] = np.arange(len(cand_cells))
+    all_rows = row_of[other]  # candidate-cell row of each pair's neighbour
+    with_candidates = all_rows >= 0
+    all_rows, all_sc, ring = all_rows[with_candidates], seed_rows[with_candidates], ring[with_candidates]
+    # nearest rings first: most candidates are hit early
     pending_c, pending_s = [], []
     for r in range(4):
         take = (ring == r) & ~cell_done[all_rows]
