@@ -58,6 +58,8 @@ def select_similar(scorer: FeatureScorer, ids, scale: float, threshold: float = 
     if not (-1.0 <= float(threshold) <= 1.0):
         raise PromptError(f"threshold {threshold} is outside [-1, 1] (cosine similarity; SAGA uses 0.75)")
     ids = np.asarray(ids)
+    if ids.size == 0:
+        raise PromptError("the selection is empty: select some Gaussians first")
     if ids.dtype.kind not in "iub":
         raise PromptError(f"the selection must be integer Gaussian ids, not {ids.dtype}")
     ids = np.unique(ids.astype(np.int64).ravel())
