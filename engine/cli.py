@@ -43,8 +43,8 @@ def cmd_convert(args) -> int:
     from saga_blender.core.splat_io import write_splat
 
     scene = read_scene_for_command(args.input, args.sanitize)
-    write_splat(args.output, scene.splat)
-    print(f"wrote {args.output}: {len(scene.splat)} Gaussians, SH degree {scene.splat.sh_degree} (INRIA .ply)")
+    written = write_splat(args.output, scene.splat)
+    print(f"wrote {args.output}: {len(scene.splat)} Gaussians, SH degree {scene.splat.sh_degree} ({written})")
     return 0
 
 
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("convert", help="convert .ply / .compressed.ply / .splat to INRIA .ply")
+    s = sub.add_parser("convert", help="convert to .ply, .compressed.ply, .splat or .spz (OUT's extension)")
     s.add_argument("input")
     s.add_argument("output")
     s.add_argument("--sanitize", action="store_true", help="drop Gaussians with NaN/inf values (says how many)")

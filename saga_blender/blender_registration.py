@@ -6,15 +6,30 @@ outside Blender loads nothing from bpy.
 
 import bpy
 
-from . import operators_edit, operators_engine, operators_io, operators_tool, panel
+from . import (
+    histogram_preview,
+    operators_display,
+    operators_edit,
+    operators_engine,
+    operators_io,
+    operators_select,
+    operators_similar,
+    operators_tool,
+    panel,
+    panels_editing,
+    selection_preview,
+)
 
 _CLASSES = (*operators_io.CLASSES, *operators_edit.CLASSES, *operators_engine.CLASSES, *operators_tool.CLASSES,
             *panel.CLASSES)  # fmt: skip
+_EDITING_CLASSES = (*operators_select.CLASSES, *operators_similar.CLASSES, *operators_display.CLASSES,
+                    *panels_editing.CLASSES)  # fmt: skip
 
 
 def register() -> None:
-    for cls in _CLASSES:
+    for cls in (*_CLASSES, *_EDITING_CLASSES):
         bpy.utils.register_class(cls)
+    selection_preview.register()
     for tool in operators_tool.TOOLS:
         bpy.utils.register_tool(tool, separator=True)
     wm = bpy.types.WindowManager
@@ -37,5 +52,7 @@ def unregister() -> None:
     del bpy.types.WindowManager.saga_threshold
     bpy.types.TOPBAR_MT_file_export.remove(operators_io.menu_export)
     bpy.types.TOPBAR_MT_file_import.remove(operators_io.menu_import)
-    for cls in reversed(_CLASSES):
+    selection_preview.unregister()
+    histogram_preview.unregister()
+    for cls in reversed((*_CLASSES, *_EDITING_CLASSES)):
         bpy.utils.unregister_class(cls)

@@ -196,6 +196,13 @@ class EngineClient:
         body = {"scale": scale, "seed": seed, "sample_fraction": sample_fraction}
         return _npy_array(self.request("POST", f"/v1/scenes/{scene_id}/cluster", body, timeout=3600)[2])
 
+    def similar(self, scene_id: str, ids, scale: float, threshold: float = 0.75):
+        """[M] int64 ids: the selection ``ids`` and every Gaussian whose feature matches it at ``scale``."""
+        query = {"scale": scale, "threshold": threshold}
+        _, _, raw = self.request("POST", f"/v1/scenes/{scene_id}/similar", data=_npy_bytes(ids), query=query,
+                                 content_type="application/x-npy")  # fmt: skip
+        return _npy_array(raw)
+
     def extract(self, scene_id: str, ids, invert: bool = False, out: str | None = None):
         """The INRIA .ply bytes of the Gaussians ``ids`` (or all others); with ``out``, the engine writes the
         file itself and the call returns {"path", "gaussians"}."""

@@ -1,7 +1,5 @@
-"""The Geometry Nodes groups and the material the extension builds (Blender 4.2 and 5.0 node API).
+"""Geometry Nodes evaluated for their result (Blender 4.2 and 5.0 node API); the display is ``display_nodes``.
 
-* display: "Mesh to Points" with each point's ``gs_radius``, then the splat material (``gs_color`` as
-  emission), so the object shows its colours in Material Preview / Rendered view and renders in Cycles;
 * reading vertex groups fast: a throw-away object evaluates "Store Named Attribute" of each group (vertex
   groups are attributes inside Geometry Nodes), which is read back with ``foreach_get``;
 * keeping / deleting the points of a vertex group: "Delete Geometry" evaluated in C++ with every attribute
@@ -11,12 +9,6 @@
 from __future__ import annotations
 
 import bpy
-
-from .core.point_attributes import COLOR_ATTRIBUTE, RADIUS_ATTRIBUTE
-
-DISPLAY_GROUP = "SAGA Splat Display"
-DISPLAY_MODIFIER = "SAGA Display"
-MATERIAL = "SAGA Splat"
 
 
 def _new_group(name: str) -> bpy.types.NodeTree:
@@ -31,49 +23,6 @@ def _named_attribute(ng, name: str, data_type: str):
     node.data_type = data_type
     node.inputs["Name"].default_value = name
     return node
-
-
-def splat_material() -> bpy.types.Material:
-    """The shared material: emission of the point's SH band-0 colour."""
-    mat = bpy.data.materials.get(MATERIAL)
-    if mat is not None:
-        return mat
-    mat = bpy.data.materials.new(MATERIAL)
-    mat.use_nodes = True
-    nodes, links = mat.node_tree.nodes, mat.node_tree.links
-    nodes.clear()
-    attr = nodes.new("ShaderNodeAttribute")
-    attr.attribute_type = "GEOMETRY"
-    attr.attribute_name = COLOR_ATTRIBUTE
-    emit = nodes.new("ShaderNodeEmission")
-    out = nodes.new("ShaderNodeOutputMaterial")
-    links.new(attr.outputs["Color"], emit.inputs["Color"])
-    links.new(emit.outputs["Emission"], out.inputs["Surface"])
-    return mat
-
-
-def display_group() -> bpy.types.NodeTree:
-    ng = bpy.data.node_groups.get(DISPLAY_GROUP)
-    if ng is not None:
-        return ng
-    ng = _new_group(DISPLAY_GROUP)
-    gi, go = ng.nodes.new("NodeGroupInput"), ng.nodes.new("NodeGroupOutput")
-    to_points = ng.nodes.new("GeometryNodeMeshToPoints")
-    radius = _named_attribute(ng, RADIUS_ATTRIBUTE, "FLOAT")
-    set_mat = ng.nodes.new("GeometryNodeSetMaterial")
-    set_mat.inputs["Material"].default_value = splat_material()
-    ng.links.new(gi.outputs[0], to_points.inputs["Mesh"])
-    ng.links.new(radius.outputs["Attribute"], to_points.inputs["Radius"])
-    ng.links.new(to_points.outputs["Points"], set_mat.inputs["Geometry"])
-    ng.links.new(set_mat.outputs["Geometry"], go.inputs[0])
-    return ng
-
-
-def add_display_modifier(obj: bpy.types.Object) -> None:
-    mod = obj.modifiers.new(DISPLAY_MODIFIER, "NODES")
-    mod.node_group = display_group()
-    if obj.data.materials.get(MATERIAL) is None:
-        obj.data.materials.append(splat_material())
 
 
 def _evaluate_with(mesh: bpy.types.Mesh, ng: bpy.types.NodeTree, read):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from .geometry_nodes import MATERIAL, add_display_modifier, mesh_without_group, read_group_weights, splat_material
+from .display_nodes import MATERIAL, add_display_modifier, splat_material
+from .geometry_nodes import mesh_without_group, read_group_weights
 from .splat_mesh import IMPORT_MATRIX_KEY, LAYOUT_KEY, SOURCE_KEY
 
 
@@ -61,10 +62,14 @@ def unique_name(obj, base: str) -> str:
 
 
 def new_selection(obj, base: str, mask: np.ndarray) -> str:
-    """Store ``mask`` as a new vertex group named after ``base`` (made unique), make it active; its name."""
+    """Store ``mask`` as a new vertex group named after ``base`` (made unique), make it active and preview it in
+    the viewport (``selection_preview``); its name."""
+    from .selection_preview import sync_highlight
+
     name = unique_name(obj, base)
     set_group(obj, name, mask)
     obj.vertex_groups.active = obj.vertex_groups[name]
+    sync_highlight(obj)
     return name
 
 

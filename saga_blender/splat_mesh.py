@@ -18,14 +18,18 @@ from mathutils import Matrix
 from .core.gaussians import GaussianSplat
 from .core.point_attributes import (
     COLOR_ATTRIBUTE,
+    DISPLAY_ATTRIBUTES,
+    FOOTPRINT_U,
+    FOOTPRINT_V,
     ID_ATTRIBUTE,
     RADIUS_ATTRIBUTE,
     attributes_to_splat,
     display_colors,
     display_radii,
+    footprint_axes,
     splat_to_attributes,
 )
-from .geometry_nodes import add_display_modifier
+from .display_nodes import add_display_modifier
 
 LAYOUT_KEY = "saga_layout"
 IMPORT_MATRIX_KEY = "saga_import_matrix"
@@ -62,10 +66,7 @@ def create_splat_object(context, splat: GaussianSplat, name: str, up_axis: str =
             mesh.attributes.new(attr_name, kind, "POINT").data.foreach_set("value", column)
         gs_id = np.arange(n, dtype=np.int32) if ids is None else np.asarray(ids, np.int32)
         mesh.attributes.new(ID_ATTRIBUTE, "INT", "POINT").data.foreach_set("value", gs_id)
-        color = mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR", "POINT")
-        color.data.foreach_set("color", display_colors(splat).ravel())
-        mesh.color_attributes.active_color = color
-        mesh.attributes.new(RADIUS_ATTRIBUTE, "FLOAT", "POINT").data.foreach_set("value", display_radii(splat))
+        write_display_attributes(mesh, splat)
         mesh[LAYOUT_KEY] = json.dumps(layout)
         mesh.update()
         obj = bpy.data.objects.new(name, mesh)
@@ -82,6 +83,21 @@ def create_splat_object(context, splat: GaussianSplat, name: str, up_axis: str =
         raise
 
 
+def write_display_attributes(mesh: bpy.types.Mesh, splat: GaussianSplat) -> None:
+    """The attributes the display draws (colour, radius, footprint axes), from the splat's own values."""
+    color = mesh.color_attributes.get(COLOR_ATTRIBUTE) or mesh.color_attributes.new(COLOR_ATTRIBUTE, "FLOAT_COLOR",
+                                                                                    "POINT")  # fmt: skip
+    color.data.foreach_set("color", display_colors(splat).ravel())
+    mesh.color_attributes.active_color = color
+    mesh.color_attributes.render_color_index = mesh.color_attributes.active_color_index
+    values = {RADIUS_ATTRIBUTE: ("FLOAT", "value", display_radii(splat))}
+    u, v = footprint_axes(splat)
+    values.update({FOOTPRINT_U: ("FLOAT_VECTOR", "vector", u), FOOTPRINT_V: ("FLOAT_VECTOR", "vector", v)})
+    for name, (kind, field, column) in values.items():
+        attr = mesh.attributes.get(name) or mesh.attributes.new(name, kind, "POINT")
+        attr.data.foreach_set(field, np.ascontiguousarray(column).ravel())
+
+
 def import_matrix(obj) -> Matrix:
     values = obj.get(IMPORT_MATRIX_KEY)
     if values is None or len(values) != 16:
@@ -89,9 +105,12 @@ def import_matrix(obj) -> Matrix:
     return Matrix([values[0:4], values[4:8], values[8:12], values[12:16]])
 
 
-def export_matrix(obj) -> np.ndarray:
-    """[4, 4] float64: the object's motion since import (world matrix times the inverse import matrix)."""
-    rel = np.array(obj.matrix_world, np.float64) @ np.linalg.inv(np.array(import_matrix(obj), np.float64))
+def export_matrix(obj, frame_of=None) -> np.ndarray:
+    """[4, 4] float64 taking the object's mesh coordinates to the file frame of ``frame_of`` (default: its own):
+    the inverse of that object's import matrix times this object's world matrix. For the object itself that is
+    its motion since import, the identity when unmoved."""
+    reference = obj if frame_of is None else frame_of
+    rel = np.linalg.inv(np.array(import_matrix(reference), np.float64)) @ np.array(obj.matrix_world, np.float64)
     if np.allclose(rel, np.eye(4), atol=1e-6):  # float32 round-off of an unmoved object
         return np.eye(4)
     return rel
@@ -117,8 +136,7 @@ def splat_from_object(obj, keep: np.ndarray | None = None) -> tuple[GaussianSpla
     """(the object's splat in the file's frame, its gs_id column); ``keep`` [N] bool restricts the points."""
     mesh = obj.data
     layout = json.loads(mesh[LAYOUT_KEY])
-    display = (COLOR_ATTRIBUTE, RADIUS_ATTRIBUTE)
-    stored = [n for n in mesh.attributes.keys() if not n.startswith(".") and n not in display]
+    stored = [n for n in mesh.attributes.keys() if not n.startswith(".") and n not in DISPLAY_ATTRIBUTES]
     positions, cols = read_columns(mesh, stored)
     ids = cols.pop(ID_ATTRIBUTE, np.arange(len(positions), dtype=np.int32))
     if keep is not None:

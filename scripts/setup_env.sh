@@ -16,3 +16,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[engine,sam,dev]"
   echo "$want" > "$stamp"
 fi
+bash scripts/setup_node_tools.sh  # the reference converter for the format tests, when npm is here

@@ -38,6 +38,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_gpu)
 
 
+@pytest.fixture(scope="session")
+def splat_transform():
+    """The reference converter @playcanvas/splat-transform and its .spz library (``tests/reference_converter.py``);
+    skips the test, saying why, where node or the package is absent."""
+    from tests.reference_converter import ReferenceConverter, missing_reason
+
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    return ReferenceConverter()
+
+
 @pytest.fixture
 def small_filesystem(tmp_path):
     """A real 1 MiB file system (tmpfs) the test can fill up; skips where mounting is not allowed."""

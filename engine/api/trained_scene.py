@@ -64,6 +64,18 @@ class TrainedScene:
         t = DEFAULT_THRESHOLD if threshold is None else threshold
         return self.predictor.predict(camera, prompts, scale, t, postprocess, more_views)
 
+    def similar(self, ids: np.ndarray, scale: float, threshold: float | None = None):
+        """Select Similar: the selection ``ids`` and every Gaussian like it (``engine.query.similar.Similar``)."""
+        from engine.query.predictor import DEFAULT_THRESHOLD
+        from engine.query.similar import select_similar
+
+        t = DEFAULT_THRESHOLD if threshold is None else threshold
+        predictor = self.predictor
+        try:
+            return select_similar(predictor.scorer, ids, scale, t, predictor.checkpoint.visibility)
+        except (ValueError, TypeError) as exc:
+            raise PromptError(str(exc)) from exc
+
     def cluster(self, scale: float, seed: int = 0, sample_fraction: float = 0.02):
         """Segment everything at ``scale`` (``engine.query.segment_everything.Clusters``)."""
         from engine.query.segment_everything import segment_everything

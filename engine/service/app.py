@@ -259,6 +259,16 @@ def create_app(state: EngineState, token: str, on_shutdown=None, log_file: str |
         clusters = trained.cluster(req.scale, seed=req.seed, sample_fraction=req.sample_fraction)
         return npy_response(clusters.labels, {"X-Saga-Clusters": str(clusters.count)})
 
+    @app.post("/v1/scenes/{scene_id}/similar", dependencies=auth)
+    def similar(scene_id: str, body: Annotated[bytes, Depends(_body)], scale: float = Query(..., ge=0.0, le=1.0),
+                threshold: float = Query(0.75, ge=-1.0, le=1.0)):  # fmt: skip
+        """Select Similar (body: ``.npy`` ids of the selection): the selection and every Gaussian like it."""
+        scene = state.scene(scene_id)
+        ids = read_npy(body, "ids", max_elements=len(scene.splat))
+        result = scene.trained().similar(ids, scale, threshold)
+        return npy_response(result.ids, {"X-Saga-Count": str(len(result.ids)), "X-Saga-Added": str(result.added),
+                                         "X-Saga-Notes": json.dumps(result.notes)})  # fmt: skip
+
     @app.post("/v1/scenes/{scene_id}/extract", dependencies=auth)
     def extract(scene_id: str, body: Annotated[bytes, Depends(_body)], invert: bool = False,
                 out: Annotated[str | None, Query(max_length=4096)] = None, overwrite: bool = False):  # fmt: skip

@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from .atomic_files import atomic_write
 from .errors import SplatFileError
 from .gaussians import SH_C0, GaussianSplat
 
@@ -59,8 +60,9 @@ def read_antimatter_splat(path: str | os.PathLike) -> GaussianSplat:
     )
 
 
-def write_antimatter_splat(path: str | os.PathLike, splat: GaussianSplat) -> None:
-    """Write a ``.splat`` file (quantises colour, opacity and the normalised quaternion to bytes)."""
+def write_antimatter_splat(path: str | os.PathLike, splat: GaussianSplat, *, overwrite: bool = True) -> None:
+    """Write a ``.splat`` file atomically (quantises colour, opacity and the normalised quaternion to bytes, rounding
+    to nearest; no SH bands above 0, no extras)."""
     path = os.fspath(path)
     rec = np.empty(len(splat), RECORD)
     rec["pos"] = splat.means
@@ -68,7 +70,5 @@ def write_antimatter_splat(path: str | os.PathLike, splat: GaussianSplat) -> Non
     rgba = np.concatenate([splat.base_rgb, splat.opacities[:, None]], axis=1)
     rec["rgba"] = np.clip(np.rint(rgba.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
     rec["rot"] = np.clip(np.rint(splat.unit_quats.astype(np.float64) * 128.0 + 128.0), 0, 255).astype(np.uint8)
-    try:
-        rec.tofile(path)
-    except OSError as exc:
-        raise SplatFileError(path, f"cannot write: {exc.strerror or exc}") from exc
+    with atomic_write(path, overwrite=overwrite) as fh:
+        fh.write(rec.tobytes())

@@ -1,9 +1,11 @@
-"""Read any supported splat file, write INRIA ``.ply``: the one entry point for formats.
+"""Read any supported splat file, write one by its extension: the one entry point for formats.
 
-Supported: INRIA 3DGS ``.ply`` (binary or ASCII), SuperSplat ``.compressed.ply``, antimatter15
-``.splat``. Every failure raises :class:`SplatFileError` naming the file and the problem; NaN/inf
-values raise :class:`NonFiniteValuesError` unless ``sanitize=True``, which drops those Gaussians and
-says so in the returned :class:`ReadResult`.
+Read: INRIA 3DGS ``.ply`` (binary or ASCII), SuperSplat ``.compressed.ply``, antimatter15 ``.splat``, Niantic
+``.spz`` (versions 2-4), PlayCanvas ``.sog`` (or its unbundled ``meta.json``). Write (:func:`write_splat`, by
+the output's extension): ``.ply`` (INRIA, every property kept), ``.compressed.ply``, ``.splat``, ``.spz``.
+Every failure raises :class:`SplatFileError` naming the file and the problem; NaN/inf values raise
+:class:`NonFiniteValuesError` unless ``sanitize=True``, which drops those Gaussians and says so in the returned
+:class:`ReadResult`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,16 @@ from .ply_inria import splat_from_vertex_array, write_inria_ply
 FORMAT_INRIA = "inria-ply"
 FORMAT_COMPRESSED = "supersplat-compressed-ply"
 FORMAT_ANTIMATTER = "antimatter15-splat"
-SUPPORTED_SUFFIXES = (".ply", ".splat")
+FORMAT_SPZ = "niantic-spz"
+FORMAT_SOG = "playcanvas-sog"
+SUPPORTED_SUFFIXES = (".ply", ".splat", ".spz", ".sog", "meta.json")
+#: What :func:`write_splat` writes, by the output's extension (longest first): (format, description).
+WRITE_FORMATS = {
+    ".compressed.ply": (FORMAT_COMPRESSED, "SuperSplat .compressed.ply"),
+    ".ply": (FORMAT_INRIA, "INRIA .ply"),
+    ".splat": (FORMAT_ANTIMATTER, "antimatter15 .splat"),
+    ".spz": (FORMAT_SPZ, "Niantic .spz"),
+}
 
 
 @dataclass
@@ -37,11 +48,15 @@ class ReadResult:
 
 
 def detect_format(path: str | os.PathLike) -> str:
-    """The format of a file by its header (ply) or suffix (.splat)."""
+    """The format of a file by its header (ply) or suffix (.splat, .spz, .sog, meta.json)."""
     path = os.fspath(path)
     lower = path.lower()
     if lower.endswith(".splat"):
         return FORMAT_ANTIMATTER
+    if lower.endswith(".spz"):
+        return FORMAT_SPZ
+    if lower.endswith((".sog", "meta.json")):
+        return FORMAT_SOG
     with open(path, "rb") as fh:
         head = fh.read(65536)
     if not head.startswith(b"ply"):
@@ -55,8 +70,9 @@ def detect_format(path: str | os.PathLike) -> str:
     return FORMAT_INRIA
 
 
-def read_splat(path: str | os.PathLike, *, sanitize: bool = False) -> ReadResult:
-    """Read a splat file of any supported format.
+def read_splat(path: str | os.PathLike, *, sanitize: bool = False, decode_webp=None) -> ReadResult:
+    """Read a splat file of any supported format. ``decode_webp`` (``bytes -> uint8 [H, W, 4]``) decodes SOG
+    textures (default: Pillow).
 
     Raises SplatFileError (missing, truncated, malformed, unsupported) or NonFiniteValuesError.
     """
@@ -68,13 +84,24 @@ def read_splat(path: str | os.PathLike, *, sanitize: bool = False) -> ReadResult
     if not os.path.isfile(path):  # a pipe or a device would block the reader forever
         raise SplatFileError(path, "is not a regular file (a pipe, socket or device); give a splat file")
     if not path.lower().endswith(SUPPORTED_SUFFIXES):
-        raise SplatFileError(path, "unsupported file type (expected .ply, .compressed.ply or .splat)")
+        raise SplatFileError(path, "unsupported file type (expected .ply, .compressed.ply, .splat, .spz or .sog)")
     fmt = detect_format(path)
     encoding = ""
     if fmt == FORMAT_ANTIMATTER:
         from .splat_antimatter import read_antimatter_splat
 
         splat = read_antimatter_splat(path)
+    elif fmt == FORMAT_SPZ:
+        from .spz import read_spz
+
+        splat = read_spz(path)
+    elif fmt == FORMAT_SOG:
+        from .sog import read_sog
+
+        try:
+            splat = read_sog(path, decode_webp)
+        except RuntimeError as exc:  # no WebP decoder here
+            raise SplatFileError(path, str(exc)) from exc
     else:
         ply = _read_ply(path)
         if ply.text:
@@ -154,10 +181,36 @@ def _check_no_undeclared_data(path: str, ply) -> None:
                                    "written over; fix the count in the header")  # fmt: skip
 
 
-def write_splat(path: str | os.PathLike, splat: GaussianSplat, *, overwrite: bool = True) -> None:
-    """Write INRIA ``.ply`` (the only output format; every property, extras included), atomically; with
-    ``overwrite=False`` an existing file is refused (FileWriteError) and left as it was."""
+def output_format(path: str | os.PathLike) -> tuple[str, str]:
+    """(format, description) that :func:`write_splat` writes for ``path``, by its extension."""
+    lower = os.fspath(path).lower()
+    for suffix, value in WRITE_FORMATS.items():
+        if lower.endswith(suffix):
+            return value
+    raise SplatFileError(path, "cannot write this file type: name it .ply, .compressed.ply, .splat or .spz")
+
+
+def write_splat(path: str | os.PathLike, splat: GaussianSplat, *, spz_version: int = 3, overwrite: bool = True) -> str:
+    """Write ``splat`` in the format the extension names (see ``WRITE_FORMATS``); returns the format's description.
+
+    ``.ply`` keeps every property (extras included) bit for bit; the others quantise (README, "File formats") and
+    keep only the standard properties. ``spz_version``: 3 (gzip, read everywhere) or 4 (zstd, smaller). Always
+    atomic; with ``overwrite=False`` an existing file is refused (FileWriteError) and left as it was."""
     path = os.fspath(path)
-    if not path.lower().endswith(".ply") or path.lower().endswith(".compressed.ply"):
-        raise SplatFileError(path, "can only write INRIA .ply (use a name ending in .ply)")
-    write_inria_ply(path, splat, overwrite=overwrite)
+    fmt, description = output_format(path)
+    if fmt == FORMAT_INRIA:
+        write_inria_ply(path, splat, overwrite=overwrite)
+    elif fmt == FORMAT_COMPRESSED:
+        from .ply_compressed import write_compressed_ply
+
+        write_compressed_ply(path, splat, overwrite=overwrite)
+    elif fmt == FORMAT_ANTIMATTER:
+        from .splat_antimatter import write_antimatter_splat
+
+        write_antimatter_splat(path, splat, overwrite=overwrite)
+    else:
+        from .spz import write_spz
+
+        write_spz(path, splat, spz_version, overwrite=overwrite)
+        description = f"{description} version {spz_version}"
+    return description

@@ -222,3 +222,62 @@ def test_real_compressed(real_data, tmp_path, name, count):
     t = again.splat
     for attr in ("means", "quats", "log_scales", "opacity_logits", "sh_dc", "sh_rest", "normals"):
         np.testing.assert_array_equal(getattr(t, attr), getattr(s, attr), err_msg=attr)
+
+
+# --- the writer ----------------------------------------------------------------------------------------------------
+
+
+def writer_scene(n, degree=2, seed=5):
+    from saga_blender.core.gaussians import GaussianSplat
+
+    rng = np.random.default_rng(seed)
+    f = np.float32
+    return GaussianSplat(
+        means=rng.normal(0, 1, (n, 3)).astype(f), quats=rng.normal(size=(n, 4)).astype(f),
+        log_scales=rng.uniform(-6, -1, (n, 3)).astype(f), opacity_logits=rng.uniform(-4, 4, n).astype(f),
+        sh_dc=rng.uniform(-1.5, 1.5, (n, 3)).astype(f),
+        sh_rest=rng.uniform(-3, 3, (n, (degree + 1) ** 2 - 1, 3)).astype(f),
+    )  # fmt: skip
+
+
+def test_writer_round_trip_within_each_chunks_steps(tmp_path):
+    from saga_blender.core.ply_compressed import compressed_ply_arrays, morton_order
+
+    src = writer_scene(1000)  # 4 chunks, the last partial
+    path = tmp_path / "out.compressed.ply"
+    assert write_splat(path, src) == "SuperSplat .compressed.ply"
+    back = read_splat(path).splat
+    ref = src.subset(morton_order(src.means))  # the writer's order
+    chunk, _, _ = compressed_ply_arrays(src)
+    chunk = {name: chunk[name] for name in chunk.dtype.names}
+    steps = np.array([2047, 1023, 2047])
+    n = len(src)
+    assert np.all(np.abs(back.means - ref.means) <= chunk_span(chunk, "", "xyz", n) / steps / 2 + 1e-5)
+    assert np.all(np.abs(back.log_scales - ref.log_scales) <= chunk_span(chunk, "scale_", "xyz", n) / steps / 2 + 1e-5)
+    assert np.all(np.abs(back.base_rgb - ref.base_rgb) <= chunk_span(chunk, "", "rgb", n) / 255 / 2 + 1e-5)
+    assert np.abs(back.opacities - ref.opacities).max() <= 0.5 / 255 + 1e-6
+    assert np.abs(np.abs(np.sum(back.unit_quats * ref.unit_quats, axis=1)) - 1).max() < 2e-5
+    assert np.abs(back.sh_rest - ref.sh_rest).max() <= 8 / 256 + 1e-6  # truncation: up to one step
+    # Morton order keeps each chunk compact, so its bounds are tight: the mean chunk spans a few % of the scene
+    big = writer_scene(50_000, degree=0)
+    chunk, _, _ = compressed_ply_arrays(big)
+    span = np.stack([chunk[f"max_{a}"] - chunk[f"min_{a}"] for a in "xyz"], 1).mean(0)
+    assert np.all(span < 0.2 * (big.means.max(0) - big.means.min(0)))
+
+
+def test_writer_without_sh_and_a_single_gaussian(tmp_path):
+    src = writer_scene(1, degree=0)
+    path = tmp_path / "one.compressed.ply"
+    write_splat(path, src)
+    back = read_splat(path).splat
+    assert len(back) == 1 and back.sh_degree == 0
+    np.testing.assert_allclose(back.means, src.means)  # a chunk of one: min = max = the value
+    header = path.read_bytes()[:400]
+    assert b"element chunk 1" in header and b"element sh" not in header
+
+
+def test_writer_refuses_an_empty_splat_and_leaves_no_file(tmp_path):
+    src = writer_scene(3).subset(np.zeros(3, bool))
+    with pytest.raises(SplatFileError, match="at least one Gaussian"):
+        write_splat(tmp_path / "empty.compressed.ply", src)
+    assert list(tmp_path.iterdir()) == []

@@ -103,12 +103,24 @@ def test_unsupported_suffix_and_folder(tmp_path):
         read_splat(tmp_path / "dir.ply")
 
 
-def test_write_splat_only_writes_inria_ply(tmp_path):
+def test_write_splat_chooses_the_format_by_extension(tmp_path):
+    rng = np.random.default_rng(0)
     splat = GaussianSplat.from_activated(
-        np.zeros((1, 3)), np.array([[1.0, 0, 0, 0]]), np.ones((1, 3)), np.full(1, 0.5), np.full((1, 3), 0.5)
+        rng.normal(size=(300, 3)),
+        rng.normal(size=(300, 4)),
+        np.full((300, 3), 0.01),
+        np.full(300, 0.5),
+        np.full((300, 3), 0.5),
     )
-    for name in ("out.splat", "out.compressed.ply"):
-        with pytest.raises(SplatFileError, match="can only write INRIA"):
+    expect = {"out.ply": FORMAT_INRIA, "out.compressed.ply": FORMAT_COMPRESSED, "OUT.SPLAT": FORMAT_ANTIMATTER,
+              "out.spz": "niantic-spz"}  # fmt: skip
+    for name, fmt in expect.items():
+        description = write_splat(tmp_path / name, splat)
+        result = read_splat(tmp_path / name)
+        assert result.format == fmt, name
+        assert len(result.splat) == 300 and description
+    for name in ("out.obj", "out.sog", "out"):
+        with pytest.raises(SplatFileError, match="cannot write this file type"):
             write_splat(tmp_path / name, splat)
     with pytest.raises(FileWriteError, match=r"folder .* does not exist"):
         write_splat(tmp_path / "missing_dir" / "out.ply", splat)
