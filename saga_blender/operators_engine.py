@@ -104,7 +104,8 @@ class SAGA_OT_prepare(bpy.types.Operator):
     capture_path: StringProperty(name="COLMAP Folder / transforms.json", subtype="FILE_PATH")
     images: StringProperty(name="Images", subtype="DIR_PATH")
     masks: EnumProperty(name="Masks", items=[
-        ("fallback", "Weights-free", "The built-in multi-granularity generator (no model file)"),
+        ("fallback", "Weights-free", "Masks from each view's colour and depth (no model file)"),
+        ("geometric", "Weights-free 3D", "Masks from the splat's own 3D segmentation (no model file)"),
         ("sam", "SAM", "Segment Anything with a checkpoint you provide"),
         ("dir", "Mask Folder", "Your own masks, one file per view"),
     ], default="fallback")  # fmt: skip

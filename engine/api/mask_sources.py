@@ -10,8 +10,9 @@ from .prepare_spec import ResolvedPrepare
 from .view_plans import ViewPlan
 
 
-def make_mask_source(run: ResolvedPrepare, views: ViewPlan) -> MaskSource:
-    """SAM (a checkpoint you bring), your masks (checked against every view now), or the weights-free generator."""
+def make_mask_source(run: ResolvedPrepare, views: ViewPlan, splat) -> MaskSource:
+    """SAM (a checkpoint you bring), your masks (checked against every view now), or weights-free masks: from each
+    picture alone (the default) or from the splat's 3D segmentation (``geometric``)."""
     spec = run.spec
     if spec.masks == "sam":
         from engine.masks.sam_source import SamMaskSource
@@ -26,6 +27,10 @@ def make_mask_source(run: ResolvedPrepare, views: ViewPlan) -> MaskSource:
         source = UserMaskSource(spec.masks_dir)
         source.check_folder(_view_sizes(views), allow_extra=True)
         return source
+    if spec.masks == "geometric":
+        from engine.masks.geometric import GeometricMaskSource
+
+        return GeometricMaskSource(splat, views.cameras, device=run.device)
     from engine.masks.weights_free import WeightsFreeMaskSource
 
     return WeightsFreeMaskSource()

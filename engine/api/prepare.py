@@ -58,7 +58,7 @@ def plan_prepare(scene: SceneFile, workdir: str, spec: PrepareSpec, *, cameras=N
     run = spec.resolved(resolve_device(spec.device))
     folder = WorkFolder.create(workdir)
     views = plan_views(run, scene.splat) if cameras is None else rendered_view_plan(run, scene.splat, cameras)
-    source = make_mask_source(run, views) if mask_source is None else mask_source
+    source = make_mask_source(run, views, scene.splat) if mask_source is None else mask_source
     return PreparePlan(scene, folder, run, views, source)
 
 
@@ -69,7 +69,8 @@ def run_prepare(plan: PreparePlan, progress: ProgressFn | None = None,
     from engine.training.trainer import TrainSettings
 
     run, folder, views = plan.run, plan.folder, plan.views
-    settings = TrainSettings(iterations=run.iterations, num_pixels=run.pixels, seed=run.spec.seed)
+    settings = TrainSettings(iterations=run.iterations, num_pixels=run.pixels, seed=run.spec.seed,
+                             fill_hidden=run.spec.fill_hidden)
     metadata = {
         "scene_path": plan.scene.path, "sanitize": plan.scene.sanitize, "training_id": uuid.uuid4().hex,
         "cameras": views.cameras.to_json_dict(), "training_size": list(views.training_size),

@@ -59,8 +59,9 @@ class PrepareSpec:
     layout: str = option("auto", "layout of automatic views", choices=("auto", "object", "room"))
     size: int | None = option(None, "longest image side the engine trains at (default 256 on CPU, 512 on GPU); "
                               "clicks and masks stay in each view's own pixels", low=16, high=4096)  # fmt: skip
-    masks: str = option("fallback", "fallback: the weights-free generator; sam: SAM automatic masks; dir: your "
-                        "masks from masks_dir", choices=("fallback", "sam", "dir"))  # fmt: skip
+    masks: str = option("fallback", "fallback: weights-free masks from each picture's colour and depth; geometric: "
+                        "weights-free masks from the splat's 3D segmentation; sam: SAM automatic masks; dir: your "
+                        "masks from masks_dir", choices=("fallback", "geometric", "sam", "dir"))  # fmt: skip
     sam_checkpoint: str | None = option(None, "SAM checkpoint file, e.g. sam_vit_h_4b8939.pth", path="file")
     sam_model: str = option("vit_h", "SAM model of the checkpoint", choices=("vit_h", "vit_l", "vit_b"))
     masks_dir: str | None = option(None, "folder of your masks (see engine/masks/user_masks.py)", path="folder")
@@ -69,6 +70,8 @@ class PrepareSpec:
     pixels: int | None = option(None, "pixels per iteration (default 400 on CPU, 1000 on GPU)", low=16, high=8192)
     seed: int = option(0, "random seed of training", low=0, high=2**31 - 1)
     device: str = option("auto", "where to train", choices=("auto", "cpu", "cuda"))
+    fill_hidden: bool = option(True, "Gaussians no view sees take the features of the seen ones around them (their "
+                               "own part's, where the masks come from the splat's 3D segmentation)")  # fmt: skip
     keep_records: bool = option(False, "keep the per-view training records (hundreds of MB) in the work folder")
 
     @staticmethod
