@@ -25,7 +25,10 @@ def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
         group = next((groups[g] for g, names in _GROUPS.items() if f.name in names), parser)
         flag = "--" + f.name.replace("_", "-")
         default = f" (default {f.default})" if f.default not in (None, False) else ""
-        if f.type in ("bool", bool):
+        if f.type in ("bool", bool) and f.default:  # on by default: --no-NAME turns it off
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                               help=meta["help"] + " (default on)")  # fmt: skip
+        elif f.type in ("bool", bool):
             group.add_argument(flag, action="store_true", default=None, help=meta["help"])
         elif meta["choices"]:
             group.add_argument(flag, choices=meta["choices"], default=None, help=meta["help"] + default)

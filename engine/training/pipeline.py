@@ -21,12 +21,14 @@ import torch
 from saga_blender.core.gaussians import GaussianSplat
 
 from .checkpoint import CHECKPOINT_NAME, SceneCheckpoint, package_versions, save_checkpoint
+from .hidden_gaussians import fill_hidden_by_levels
 from .mask_scales import ScaleTransform
 from .trainer import TrainingCancelled, TrainSettings, knn_neighbours, train_features
 from .view_records import ViewRecord, build_view_record
 
 # share of the overall progress bar per stage
-STAGE_WEIGHTS = {"views and masks": 0.35, "neighbours": 0.03, "training": 0.6, "saving": 0.02}
+STAGE_WEIGHTS = {"views and masks": 0.35, "neighbours": 0.03, "training": 0.58, "hidden Gaussians": 0.02,
+                 "saving": 0.02}  # fmt: skip
 TOP_K = 32
 RECORDS_NAME = "records"
 
@@ -152,6 +154,14 @@ def prepare_scene(
 
     result = train_features(records, unit_scales, neighbours, settings, device=device, progress=on_step, cancel=cancel)
     report.finish("training")
+    if settings.fill_hidden:
+        started = time.perf_counter()
+        _check_cancel(cancel)
+        result.features, filled = fill_hidden_by_levels(result.features, visibility, neighbours,
+                                                        _segment_levels(mask_source))  # fmt: skip
+        report.stage("hidden Gaussians", 1, 1, started, f"{filled} Gaussians no view sees took their neighbours' "
+                     "features")  # fmt: skip
+        report.finish("hidden Gaussians")
     views_used = len(records)
     del records  # release the memory maps before the caller moves or removes the folder
 
@@ -170,3 +180,12 @@ def prepare_scene(
     report.finish("saving")
     return PrepareResult(path, records_dir, time.perf_counter() - t_start, result.seconds, views_used,
                          len(all_scales), float(np.mean(result.losses[-50:])))  # fmt: skip
+
+
+def _segment_levels(mask_source) -> list:
+    """The levels that hidden Gaussians are filled within: the mask source's 3D segmentation when it has one (its
+    finest parts, then objects), then the plain neighbour graph."""
+    segmentation = getattr(mask_source, "segmentation", None)
+    if segmentation is None:
+        return [None]
+    return [segmentation.levels[0][1], segmentation.level("objects"), None]

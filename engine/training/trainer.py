@@ -50,6 +50,8 @@ class TrainSettings:
     gate_init: str = "spread"  # "spread" (each dimension switches off at its own scale) or "random"
     gate_sharpness: float = 10.0
     seed: int = 0
+    # after training, Gaussians no view sees take the features of the seen ones around them (hidden_gaussians.py)
+    fill_hidden: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)

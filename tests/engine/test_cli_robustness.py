@@ -143,3 +143,23 @@ def test_demo_uses_its_train_views(tmp_path):
     assert "4 automatic views" in done.stdout
     assert len(json.loads((tmp_path / "demo" / "work" / "cameras.json").read_text())["cameras"]) == 4
     assert (tmp_path / "demo" / "scene_without_lamp.ply").exists()
+
+
+def test_train_with_geometric_masks_and_hidden_gaussians_off_then_segment(scene, tmp_path):
+    """``--masks geometric`` (masks from the splat's 3D segmentation) and ``--no-fill-hidden`` through the CLI: the
+    checkpoint records both, progress names the stages, and a click selects."""
+    from engine.training.checkpoint import load_checkpoint
+
+    done = cli("train", scene, "--workdir", tmp_path / "g", *QUICK, "--masks", "geometric")
+    assert done.returncode == 0, done.stderr
+    assert "hidden Gaussians" in done.stdout, done.stdout  # the fill stage reports (on by default)
+    meta = load_checkpoint(str(tmp_path / "g" / "saga_features.npz")).metadata
+    assert meta["mask_source"] == "geometric" and meta["settings"]["fill_hidden"] is True
+    assert meta["mask_settings"]["splat"] and meta["mask_settings"]["cameras"]
+    done = cli("train", scene, "--workdir", tmp_path / "n", *QUICK, "--masks", "geometric", "--no-fill-hidden")
+    assert done.returncode == 0 and "hidden Gaussians" not in done.stdout, done.stdout
+    assert load_checkpoint(str(tmp_path / "n" / "saga_features.npz")).metadata["settings"]["fill_hidden"] is False
+    cams = json.loads((tmp_path / "g" / "cameras.json").read_text())
+    done = cli("segment", tmp_path / "g", "--view", "0", "--point", f"{cams['width'] // 2},{cams['height'] // 2}",
+               "--scale", "0.5", "--out", tmp_path / "ids.npy")  # fmt: skip
+    assert done.returncode == 0 and np.load(tmp_path / "ids.npy").size > 0, (done.stdout, done.stderr)
