@@ -1,146 +1,209 @@
-"""Accuracy benchmark: train SAGA features on the synthetic labelled scene, then evaluate the click protocol.
+"""Accuracy benchmark: several scenes, each prepared with several mask sources, then clicked.
 
-    .venv/bin/python benchmarks/bench_accuracy.py [--gaussians 200000] [--views 32] [--size 256]
-        [--iterations 3000] [--pixels 400] [--sources weights-free,damaged-gt]
+    .venv/bin/python benchmarks/bench_accuracy.py [--scenes table:0,table:5:5,room:1,guitar,biker]
+        [--sources fallback,geometric,damaged-gt,perfect] [--gaussians 100000] [--views 24] [--size 256]
+        [--iterations 2000] [--pixels 400] [--no-fill-hidden]
 
-For every object (the floor excluded) and every part, the most interior pixel of it in the evaluation views
-is clicked, 11 scales from 0 to 1 are swept, and the IoU of the selection (cosine >= 0.75) with the
-ground-truth Gaussians is computed. Printed: mean IoU at each click's best scale, and at the one fixed scale
-per level that is best on average (what a user gets without searching), training time after masks, peak
-memory. Targets: weights-free objects >= 0.90, parts >= 0.75; damaged ground truth >= 0.95 / 0.90.
+Scenes: ``table:SEED[:LAYOUT]`` the demo's generator (a random placement of its objects with LAYOUT),
+``room:SEED[:LAYOUT]`` the textured room of touching objects (engine/synthetic/room_scene.py), ``guitar`` and
+``biker`` the real captures of ../shared/data/real with the hand labels of benchmarks/real_labels.py (skipped
+when ../shared is absent). Tuning used table seeds 0-2 (fixed layout), table layout 1, room seed 0, and the two
+captures' pictures; held out: every other seed and layout (report those).
+
+Each (scene, source) is prepared through the engine API in its own process (so its peak memory is its own) from
+``--views`` automatic views (the room: views from where a person would stand), then for every object (the floor /
+walls excluded) and every part the most interior pixel of it in 12 other views is clicked, 11 scales from 0 to 1
+are swept, and the selection's IoU is taken over **all** the label's Gaussians (and over the seen ones: those
+carrying a blending weight >= 0.05 in some training view). Printed per scene and source, then the mean over
+scenes: objects and parts mIoU at each click's best scale, seen share, prepare time, peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-def _variants() -> dict:
-    from engine.query.postprocess import PostProcess
-
-    return {
-        "none": None,
-        "outlier filter": PostProcess(outlier_filter=True),
-        "filter + growth (paper: r = max NN distance)": PostProcess(outlier_filter=True, grow=True),
-        "filter + growth (r = 0.95 quantile)": PostProcess(outlier_filter=True, grow=True, grow_quantile=0.95),
-    }
+SEEN_WEIGHT = 0.05
 
 
-#: A Gaussian counts as seen when it carries at least this blending weight at some training-view pixel.
-VISIBLE_WEIGHT = 0.05
+def load_scene(name: str, gaussians: int):
+    """(scene, training cameras' maker (n, size) -> Cameras, evaluation cameras)."""
+    from engine.cameras.auto_views import auto_views
+
+    kind, *rest = name.split(":")
+    if kind in ("table", "room"):
+        seed = int(rest[0]) if rest else 0
+        layout = int(rest[1]) if len(rest) > 1 else None
+        if kind == "table":
+            from engine.synthetic.scene_generator import generate_table_scene
+
+            scene = generate_table_scene(gaussians, seed=seed, layout_seed=layout)
+
+            def views(n, size, scene=scene):
+                return auto_views(scene.splat, n, width=size, height=size, layout="object", up=scene.up)
+        else:
+            from engine.synthetic.room_scene import generate_room_scene, room_views
+
+            scene = generate_room_scene(gaussians, seed=seed, layout_seed=layout)
+
+            def views(n, size, seed=seed):
+                return room_views(n, size, size, seed=seed + (0 if n != 12 else 1000))
+        return scene, views
+    from real_labels import load_capture
+
+    scene = load_capture(kind)
+
+    def views(n, size, scene=scene):
+        return auto_views(scene.splat, n, width=size, height=size, layout="object")
+
+    return scene, views
 
 
-def run_source(name, scene, train_cams, eval_cams, eval_maps, args, workdir) -> dict:
-    from engine.evaluation.click_protocol import SCALES, choose_clicks, evaluate_clicks, summarise
-    from engine.query.predictor import ScenePredictor
-    from engine.training.checkpoint import load_checkpoint
-    from engine.training.pipeline import prepare_scene
-    from engine.training.trainer import TrainSettings
-    from engine.views.view_sources import rendered_views
+def mask_source(name: str, scene, cams):
+    if name == "geometric":
+        from engine.masks.geometric import GeometricMaskSource
 
-    if name == "weights-free":
+        return GeometricMaskSource(scene.splat, cams, up=getattr(scene, "up", None))
+    if name == "fallback":
         from engine.masks.weights_free import WeightsFreeMaskSource
 
-        source = WeightsFreeMaskSource()
-    else:
-        from engine.synthetic.damaged_masks import DamagedLabelMaskSource
+        return WeightsFreeMaskSource()
+    from engine.synthetic.damaged_masks import DamagedLabelMaskSource
 
-        source = DamagedLabelMaskSource.from_scene(scene, train_cams, seed=0)
-    settings = TrainSettings(iterations=args.iterations, num_pixels=args.pixels, lr=args.lr,
-                             mask_balanced=args.mask_balanced, knn=args.knn, seed=0)  # fmt: skip
-    t0 = time.perf_counter()
-    result = prepare_scene(scene.splat, lambda: rendered_views(scene.splat, train_cams), len(train_cams), source,
-                           workdir, settings, mask_cache_dir=os.path.join(workdir, "masks"))  # fmt: skip
-    prepare_s = time.perf_counter() - t0
-    ckpt = load_checkpoint(result.checkpoint_path, scene.splat.content_hash())
-    predictor = ScenePredictor(scene.splat, ckpt)
-    objects = np.arange(1, len(scene.object_names))  # object 0 is the floor ("background")
-    parts = np.array([p for p in range(len(scene.part_names)) if scene.part_object[p] != 0])
-    obj_clicks = choose_clicks([m[0] for m in eval_maps], objects)
-    part_clicks = choose_clicks([m[1] for m in eval_maps], parts)
-    seen = ckpt.visibility >= VISIBLE_WEIGHT
-    obj_iou = evaluate_clicks(predictor, eval_cams, obj_clicks, scene.object_id, consider=seen)
-    part_iou = evaluate_clicks(predictor, eval_cams, part_clicks, scene.part_id, consider=seen)
-    obj_all = evaluate_clicks(predictor, eval_cams, obj_clicks, scene.object_id)
-    part_all = evaluate_clicks(predictor, eval_cams, part_clicks, scene.part_id)
-    post = {}  # post-processing variants at each click's best plain scale and at the fixed scale of its level
-    for variant, settings in _variants().items():
-        row = {}
-        for level, clicks, labels, plain in [("objects", obj_clicks, scene.object_id, obj_iou),
-                                             ("parts", part_clicks, scene.part_id, part_iou)]:  # fmt: skip
-            fixed = SCALES[int(plain.mean(axis=0).argmax())]
-            scales = np.stack([SCALES[plain.argmax(axis=1)], np.full(len(clicks), fixed)], axis=1)
-            ious = evaluate_clicks(predictor, eval_cams, clicks, labels, consider=seen, postprocess=settings,
-                                   scales=scales)  # fmt: skip
-            row[level] = (float(ious[:, 0].mean()), float(ious[:, 1].mean()))
-        post[variant] = row
-    return {
-        "source": name, "objects": summarise(obj_iou), "parts": summarise(part_iou),
-        "objects_all": summarise(obj_all), "parts_all": summarise(part_all), "seen_fraction": float(seen.mean()),
-        "postprocess": post,
-        "training_s": result.training_seconds, "prepare_s": prepare_s, "masks": result.num_masks,
-        "per_object": {scene.object_names[c.label]: float(r.max()) for c, r in zip(obj_clicks, obj_iou, strict=True)},
-        "per_part": {scene.part_names[c.label]: float(r.max()) for c, r in zip(part_clicks, part_iou, strict=True)},
-    }  # fmt: skip
+    if name == "damaged-gt":
+        return DamagedLabelMaskSource.from_scene(scene, cams, seed=0)
+    if name == "perfect":
+        return DamagedLabelMaskSource.from_scene(scene, cams, seed=0, drop=0.0, merge=0.0, boundary_px=0.0,
+                                                 spurious=0)  # fmt: skip
+    raise SystemExit(f"unknown source {name!r}")
+
+
+def run_one(scene_name: str, source_name: str, args) -> dict:
+    from engine.api.prepare import plan_prepare, run_prepare
+    from engine.api.prepare_spec import PrepareSpec
+    from engine.api.scene_files import read_scene
+    from engine.api.trained_scene import open_trained
+    from engine.evaluation.click_protocol import choose_clicks, evaluate_clicks_all_and_seen, summarise
+    from engine.synthetic.label_maps import render_label_maps
+    from saga_blender.core.ply_inria import write_inria_ply
+
+    scene, views = load_scene(scene_name, args.gaussians)
+    train_cams = views(args.views, args.size)
+    eval_cams = views(12, args.size)
+    with tempfile.TemporaryDirectory() as tmp:
+        ply = os.path.join(tmp, "scene.ply")
+        write_inria_ply(ply, scene.splat)
+        spec = PrepareSpec(iterations=args.iterations, pixels=args.pixels, size=args.size, seed=0, device="cpu",
+                           fill_hidden=not args.no_fill_hidden)
+        source = mask_source(source_name, scene, train_cams)
+        t0 = time.perf_counter()
+        plan = plan_prepare(read_scene(ply), os.path.join(tmp, "work"), spec, cameras=train_cams, mask_source=source)
+        result = run_prepare(plan)
+        prepare_s = time.perf_counter() - t0
+        trained = open_trained(os.path.join(tmp, "work"), ply)
+        predictor = trained.predictor
+        seen = predictor.checkpoint.visibility >= SEEN_WEIGHT
+        maps = render_label_maps(scene, eval_cams)
+        objects = [o for o in range(len(scene.object_names)) if _clickable(scene, o)]
+        parts = [p for p in range(len(scene.part_names)) if _clickable(scene, int(scene.part_object[p]))]
+        out = {"scene": scene_name, "source": source_name, "prepare_s": prepare_s, "seen": float(seen.mean()),
+               "gaussians": len(scene.splat), "masks": getattr(result, "num_masks", None)}  # fmt: skip
+        levels = [("objects", objects, scene.object_id, 0)]
+        if scene.part_names is not scene.object_names:
+            levels.append(("parts", parts, scene.part_id, 1))
+        for level, labels, gt, which in levels:
+            clicks = choose_clicks([m[which] for m in maps], np.asarray(labels))
+            names = scene.object_names if level == "objects" else scene.part_names
+            all_iou, seen_iou = evaluate_clicks_all_and_seen(predictor, eval_cams, clicks, gt, seen)
+            out[level] = summarise(all_iou)["best_scale_miou"]
+            out[level + "_seen"] = summarise(seen_iou)["best_scale_miou"]
+            out[level + "_each"] = {names[c.label]: round(float(r.max()), 3) for c, r in zip(clicks, all_iou,
+                                                                                           strict=True)}  # fmt: skip
+    out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _clickable(scene, obj: int) -> bool:
+    name = scene.object_names[obj]
+    return obj != 0 and name not in ("background", "floor", "walls", "wall", "(none)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--gaussians", type=int, default=200_000)
-    ap.add_argument("--views", type=int, default=32)
-    ap.add_argument("--eval-views", type=int, default=12)
+    ap.add_argument("--scenes", default="table:0,table:5:5,table:6:6,room:1,guitar,biker")
+    ap.add_argument("--sources", default="fallback,geometric,damaged-gt,perfect")
+    ap.add_argument("--gaussians", type=int, default=100_000)
+    ap.add_argument("--views", type=int, default=24)
     ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--iterations", type=int, default=3000)
+    ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--pixels", type=int, default=400)
-    ap.add_argument("--lr", type=float, default=0.03)
-    ap.add_argument("--mask-balanced", type=float, default=0.5)
-    ap.add_argument("--knn", type=int, default=16, help="neighbours of the feature smoothing")
-    ap.add_argument("--sources", default="weights-free,damaged-gt")
+    ap.add_argument("--no-fill-hidden", action="store_true", help="leave the never-seen Gaussians' features as trained")
+    ap.add_argument("--one", nargs=2, metavar=("SCENE", "SOURCE"), help=argparse.SUPPRESS)
+    ap.add_argument("--json", help=argparse.SUPPRESS)
     args = ap.parse_args()
-
+    if args.one:
+        result = run_one(args.one[0], args.one[1], args)
+        with open(args.json, "w") as fh:
+            json.dump(result, fh)
+        return
     import torch
 
-    from engine.cameras.auto_views import auto_views
-    from engine.synthetic.label_maps import render_label_maps
-    from engine.synthetic.scene_generator import generate_table_scene
-
     print(f"machine: {os.cpu_count()} CPU threads, torch {torch.__version__}, "
-          f"{'GPU ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}")  # fmt: skip
-    scene = generate_table_scene(args.gaussians, seed=0)
-    train_cams = auto_views(scene.splat, args.views, width=args.size, height=args.size, layout="object", up=scene.up)
-    eval_cams = auto_views(scene.splat, args.eval_views, width=args.size, height=args.size, layout="object",
-                           up=scene.up)  # fmt: skip
-    eval_maps = render_label_maps(scene, eval_cams)
+          f"{'GPU ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}; "
+          f"{args.gaussians:,} Gaussians (real captures: all of theirs), {args.views} views at {args.size} px, "
+          f"{args.iterations} iterations x {args.pixels} pixels, hidden Gaussians "
+          f"{'left as trained' if args.no_fill_hidden else 'filled'}", flush=True)  # fmt: skip
     rows = []
-    for name in args.sources.split(","):
-        with tempfile.TemporaryDirectory() as workdir:
-            r = run_source(name, scene, train_cams, eval_cams, eval_maps, args, workdir)
-        rows.append(r)
-        print(f"\n[{name}] {r['masks']} masks, training {r['training_s']:.1f} s, whole prepare {r['prepare_s']:.1f} s")
-        print("  per object (best-scale IoU):", {k: round(v, 3) for k, v in r["per_object"].items()})
-        print("  per part (best-scale IoU):  ", {k: round(v, 3) for k, v in r["per_part"].items()})
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"\nscene: {args.gaussians:,} Gaussians, {args.views} training views at {args.size} px, "
-          f"{args.iterations} iterations x {args.pixels} pixels; peak memory {peak:.2f} GiB")  # fmt: skip
-    print("source | Gaussians counted | objects mIoU best scale | objects fixed scale | parts best | parts fixed")
+    passthrough = ["--gaussians", str(args.gaussians), "--views", str(args.views), "--size", str(args.size),
+                   "--iterations", str(args.iterations), "--pixels", str(args.pixels)]  # fmt: skip
+    if args.no_fill_hidden:
+        passthrough.append("--no-fill-hidden")
+    for scene in args.scenes.split(","):
+        if scene in ("guitar", "biker"):
+            from real_labels import REAL
+
+            if not os.path.isfile(os.path.join(REAL, f"{scene}.compressed.ply")):
+                print(f"[{scene}] skipped: ../shared/data/real is not here")
+                continue
+        for source in args.sources.split(","):
+            with tempfile.NamedTemporaryFile(suffix=".json") as fh:
+                proc = subprocess.run([sys.executable, __file__, "--one", scene, source, "--json", fh.name,
+                                       *passthrough], capture_output=True, text=True)  # fmt: skip
+                if proc.returncode != 0:
+                    print(f"[{scene} / {source}] FAILED:\n{proc.stderr[-3000:]}", flush=True)
+                    continue
+                r = json.load(open(fh.name))
+            rows.append(r)
+            parts = f", parts {r['parts']:.3f} (seen {r['parts_seen']:.3f})" if "parts" in r else ""
+            print(f"[{scene} / {source}] objects {r['objects']:.3f} (seen {r['objects_seen']:.3f}){parts}; "
+                  f"seen {r['seen']:.0%}, prepare {r['prepare_s']:.0f} s, peak {r['peak_mib']:.0f} MiB", flush=True)
+            print(f"    objects: {r['objects_each']}", flush=True)
+            if "parts_each" in r:
+                low = {k: v for k, v in r["parts_each"].items() if v < 0.8}
+                print(f"    parts under 0.8: {low}", flush=True)
+    print("\nscene | masks | objects all | objects seen | parts all | parts seen | seen | prepare s | peak MiB")
     for r in rows:
-        for which, o, p in [(f"seen ({r['seen_fraction']:.0%})", r["objects"], r["parts"]),
-                            ("all", r["objects_all"], r["parts_all"])]:  # fmt: skip
-            print(f"{r['source']} | {which} | {o['best_scale_miou']:.3f} | {o['fixed_scale_miou']:.3f} @ "
-                  f"{o['fixed_scale']:.1f} | {p['best_scale_miou']:.3f} | {p['fixed_scale_miou']:.3f} @ "
-                  f"{p['fixed_scale']:.1f}")  # fmt: skip
-    print("\npost-processing (seen Gaussians; at each click's best plain scale | at the level's fixed scale)")
-    print("source | variant | objects best | objects fixed | parts best | parts fixed")
-    for r in rows:
-        for variant, v in r["postprocess"].items():
-            print(f"{r['source']} | {variant} | {v['objects'][0]:.3f} | {v['objects'][1]:.3f} | {v['parts'][0]:.3f} | "
-                  f"{v['parts'][1]:.3f}")  # fmt: skip
+        print(f"{r['scene']} | {r['source']} | {r['objects']:.3f} | {r['objects_seen']:.3f} | "
+              f"{r.get('parts', float('nan')):.3f} | {r.get('parts_seen', float('nan')):.3f} | {r['seen']:.0%} | "
+              f"{r['prepare_s']:.0f} | {r['peak_mib']:.0f}")  # fmt: skip
+    for source in args.sources.split(","):
+        mine = [r for r in rows if r["source"] == source]
+        if mine:
+            o = np.mean([r["objects"] for r in mine])
+            p = [r["parts"] for r in mine if "parts" in r]
+            print(f"mean over {len(mine)} scenes | {source} | {o:.3f} | "
+                  f"{np.mean([r['objects_seen'] for r in mine]):.3f} | {np.mean(p) if p else float('nan'):.3f} |")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,28 @@ def evaluate_clicks(
     return ious
 
 
+def evaluate_clicks_all_and_seen(predictor, cameras, clicks: list[Click], gt_labels: np.ndarray, seen: np.ndarray,
+                                 threshold: float = THRESHOLD, scales: np.ndarray = SCALES):  # fmt: skip
+    """(IoU over all Gaussians, IoU over the ``seen`` ones), each [len(clicks), S], from one selection per click and
+    scale (as :func:`evaluate_clicks` twice, at half the cost)."""
+    from engine.query.prompts import Prompts, QueryCamera
+
+    scales = np.asarray(scales, np.float64)
+    every, only_seen = np.zeros((len(clicks), len(scales))), np.zeros((len(clicks), len(scales)))
+    for c, click in enumerate(clicks):
+        camera = QueryCamera.from_cameras(cameras, click.view)
+        prompts = Prompts(positive=[(click.x, click.y)])
+        truth = gt_labels == click.label
+        for j, s in enumerate(scales):
+            selected = np.zeros(len(gt_labels), bool)
+            selected[predictor.predict(camera, prompts, float(s), threshold).ids] = True
+            for out, keep in ((every, None), (only_seen, seen)):
+                sel, tru = (selected, truth) if keep is None else (selected & keep, truth & keep)
+                union = np.count_nonzero(sel | tru)
+                out[c, j] = np.count_nonzero(sel & tru) / union if union else 0.0
+    return every, only_seen
+
+
 def summarise(ious: np.ndarray) -> dict:
     """Mean IoU at each click's best scale, and at the single fixed scale that is best on average."""
     if len(ious) == 0:

@@ -127,4 +127,9 @@ def test_demo_end_to_end(capsys, tmp_path):
         assert (tmp_path / name).exists(), name
     obj, rest = read_splat(tmp_path / "lamp.ply").splat, read_splat(tmp_path / "scene_without_lamp.ply").splat
     assert len(obj) > 0 and len(obj) + len(rest) == 20000
-    assert "IoU with the shade" in out
+    assert "IoU with the shade" in out and "the lamp's IoU over all its Gaussians" in out
+    report = json.loads((tmp_path / "demo_report.json").read_text())
+    assert report["lamp_target"] == 0.95 and 0.0 <= report["lamp_iou"] <= 1.0
+    scene = generate_table_scene(20000, seed=0)
+    lamp = int((scene.object_id == scene.object_names.index("lamp")).sum())
+    assert report["lamp_gaussians_left"] + len(obj) - report["other_gaussians_removed"] == lamp  # the books balance
