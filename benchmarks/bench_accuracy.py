@@ -75,6 +75,12 @@ def mask_source(name: str, scene, cams):
         from engine.masks.geometric import GeometricMaskSource
 
         return GeometricMaskSource(scene.splat, cams, up=getattr(scene, "up", None))
+    if name == "both":
+        from engine.masks.geometric import CombinedMaskSource, GeometricMaskSource
+        from engine.masks.weights_free import WeightsFreeMaskSource
+
+        return CombinedMaskSource((WeightsFreeMaskSource(), GeometricMaskSource(scene.splat, cams,
+                                                                                up=getattr(scene, "up", None))))
     if name == "fallback":
         from engine.masks.weights_free import WeightsFreeMaskSource
 

@@ -96,3 +96,31 @@ def view_contributors(splat: GaussianSplat, view: TrainingView, top_k: int, devi
     """(ids [H, W, K], weights [H, W, K]) of one training view at its size."""
     cams = Cameras(view.viewmat[None].astype(np.float64), view.K[None].astype(np.float64), view.width, view.height)
     return next(contributor_images(splat, cams, top_k, device))
+
+
+@dataclass
+class CombinedMaskSource(MaskSource):
+    """The masks of several sources for each view, stacked (near-duplicates across them left out)."""
+
+    sources: tuple
+    dedupe_iou: float = 0.9
+    name = "combined"
+
+    def settings(self) -> dict:
+        return {"source": self.name, "version": 1, "parts": [s.settings() for s in self.sources],
+                "dedupe_iou": self.dedupe_iou}  # fmt: skip
+
+    @property
+    def segmentation(self):
+        """The first geometric source's segmentation (the hidden-Gaussian fill uses it)."""
+        for s in self.sources:
+            if isinstance(s, GeometricMaskSource):
+                return s.segmentation
+        return None
+
+    def masks_for_view(self, view: TrainingView) -> np.ndarray:
+        from engine.splat_segments.segmentation import dedupe_masks
+
+        stacks = [np.asarray(s.masks_for_view(view), bool) for s in self.sources]
+        masks = [m for stack in stacks for m in stack]
+        return dedupe_masks(masks, self.dedupe_iou, (view.height, view.width))

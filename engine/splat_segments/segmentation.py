@@ -97,10 +97,10 @@ class SplatSegmentation:
                 if digest not in seen:
                     seen.add(digest)
                     masks.append(m)
-        return _dedupe(masks, settings.dedupe_iou, (h, w))
+        return dedupe_masks(masks, settings.dedupe_iou, (h, w))
 
 
-def _dedupe(masks: list[np.ndarray], max_iou: float, shape: tuple[int, int]) -> np.ndarray:
+def dedupe_masks(masks: list[np.ndarray], max_iou: float, shape: tuple[int, int]) -> np.ndarray:
     """The masks in order, each left out when its IoU with one already kept is over ``max_iou``."""
     if not masks:
         return np.zeros((0, *shape), bool)

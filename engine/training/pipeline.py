@@ -142,7 +142,15 @@ def prepare_scene(
     started = time.perf_counter()
     _check_cancel(cancel)
     neighbours = knn_neighbours(splat.means, settings.knn)
-    report.stage("neighbours", 1, 1, started, f"{settings.knn} nearest neighbours of {len(splat)} Gaussians")
+    all_neighbours = neighbours
+    note = ""
+    segments = _segment_levels(mask_source)[0]
+    if settings.segment_smoothing and segments is not None:
+        # smoothing within each segment only: a thin part (a pole, a handle) is not blurred into what it touches
+        same = segments[neighbours] == segments[:, None]
+        neighbours = np.where(same, neighbours, np.arange(len(splat))[:, None])
+        note = f", {1.0 - same.mean():.0%} of the pairs across segments left out of the smoothing"
+    report.stage("neighbours", 1, 1, started, f"{settings.knn} nearest neighbours of {len(splat)} Gaussians{note}")
     report.finish("neighbours")
 
     started = time.perf_counter()
@@ -157,7 +165,7 @@ def prepare_scene(
     if settings.fill_hidden:
         started = time.perf_counter()
         _check_cancel(cancel)
-        result.features, filled = fill_hidden_by_levels(result.features, visibility, neighbours,
+        result.features, filled = fill_hidden_by_levels(result.features, visibility, all_neighbours,
                                                         _segment_levels(mask_source))  # fmt: skip
         report.stage("hidden Gaussians", 1, 1, started, f"{filled} Gaussians no view sees took their neighbours' "
                      "features")  # fmt: skip

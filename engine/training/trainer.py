@@ -52,6 +52,8 @@ class TrainSettings:
     seed: int = 0
     # after training, Gaussians no view sees take the features of the seen ones around them (hidden_gaussians.py)
     fill_hidden: bool = True
+    # with a 3D segmentation of the splat (geometric masks), the K-NN smoothing stays within each finest segment
+    segment_smoothing: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)

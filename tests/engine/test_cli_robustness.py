@@ -153,6 +153,7 @@ def test_train_with_geometric_masks_and_hidden_gaussians_off_then_segment(scene,
     done = cli("train", scene, "--workdir", tmp_path / "g", *QUICK, "--masks", "geometric")
     assert done.returncode == 0, done.stderr
     assert "hidden Gaussians" in done.stdout, done.stdout  # the fill stage reports (on by default)
+    assert "left out of the smoothing" in done.stdout, done.stdout  # smoothing within the 3D segments
     meta = load_checkpoint(str(tmp_path / "g" / "saga_features.npz")).metadata
     assert meta["mask_source"] == "geometric" and meta["settings"]["fill_hidden"] is True
     assert meta["mask_settings"]["splat"] and meta["mask_settings"]["cameras"]

@@ -65,3 +65,28 @@ def test_every_level_is_one_labelling_of_the_gaussians(scene_source):
         members = objects[parts == p]
         agree += np.bincount(members - members.min()).max()
     assert agree / len(parts) > 0.95
+
+
+def test_combined_source_stacks_both_without_near_duplicates(scene_source):
+    from engine.masks.geometric import CombinedMaskSource
+    from engine.masks.weights_free import WeightsFreeMaskSource
+
+    _, _, source, views, masks = scene_source
+    combined = CombinedMaskSource((WeightsFreeMaskSource(), source))
+    assert combined.segmentation is source.segmentation  # the hidden-Gaussian fill uses it
+    json.dumps(combined.settings())
+    view = views[0]
+    pictures = WeightsFreeMaskSource().masks_for_view(view)
+    both = combined.masks_for_view(view)
+    check_mask_stack(both, view, "combined")
+    assert max(len(pictures), len(masks[0])) <= len(both) <= len(pictures) + len(masks[0])
+    flat = both.reshape(len(both), -1).astype(np.float32)
+    inter = flat @ flat.T
+    area = flat.sum(1)
+    iou = inter / (area[:, None] + area[None, :] - inter)
+    np.fill_diagonal(iou, 0.0)
+    assert iou.max() <= 0.9  # no near-duplicates left
+    for m in masks[0]:  # every geometric mask is there, or one very like it
+        f = m.reshape(-1).astype(np.float32)
+        best = (flat @ f) / (area + f.sum() - flat @ f)
+        assert best.max() > 0.9
