@@ -124,8 +124,11 @@ def main() -> int:
         tool.event("RET")
         lamp = labels["object_id"] == list(labels["object_names"]).index("lamp")
         iou = (tool.mask & lamp).sum() / (tool.mask | lamp).sum()
-        log(f"      {int(tool.mask.sum()):,} points selected in {click_ms:.0f} ms (IoU with the lamp {iou:.2f}); "
-            f"kept as vertex group '{obj.vertex_groups.active.name}'")  # fmt: skip
+        verdict = "met" if iou >= 0.95 else "NOT met"
+        left = int((lamp & ~tool.mask).sum())
+        log(f"      {int(tool.mask.sum()):,} points selected in {click_ms:.0f} ms (IoU with the lamp {iou:.3f} over "
+            f"all its Gaussians, target 0.95: {verdict}; {left:,} of its {int(lamp.sum()):,} stay); kept as vertex "
+            f"group '{obj.vertex_groups.active.name}'")  # fmt: skip
 
         log("[4/5] delete the lamp and export the edited splat")
         bpy.ops.saga.selection_delete(group=obj.vertex_groups.active.name)
