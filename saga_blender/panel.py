@@ -14,6 +14,14 @@ class _SagaPanel:
     bl_category = "SAGA"
 
 
+class _SplatObjectPanel(_SagaPanel):
+    """A panel shown only while a splat object is active."""
+
+    @classmethod
+    def poll(cls, context):
+        return is_splat_object(context.active_object)
+
+
 class SAGA_PT_splat(_SagaPanel, bpy.types.Panel):
     bl_label = "Splat"
     bl_order = 0
@@ -92,13 +100,9 @@ class SAGA_PT_engine(_SagaPanel, bpy.types.Panel):
             layout.label(text=c.message, icon="INFO")
 
 
-class SAGA_PT_selections(_SagaPanel, bpy.types.Panel):
+class SAGA_PT_selections(_SplatObjectPanel, bpy.types.Panel):
     bl_label = "Selections"
     bl_order = 20
-
-    @classmethod
-    def poll(cls, context):
-        return is_splat_object(context.active_object)
 
     def draw(self, context):
         layout = self.layout

@@ -9,17 +9,12 @@ import bpy
 
 from .display_nodes import display_modifier, input_identifier
 from .histogram_preview import histogram_icon, last_measure
-from .panel import _SagaPanel
-from .splat_mesh import is_splat_object
+from .panel import _SplatObjectPanel
 
 
-class SAGA_PT_display(_SagaPanel, bpy.types.Panel):
+class SAGA_PT_display(_SplatObjectPanel, bpy.types.Panel):
     bl_label = "Display"
     bl_order = 5
-
-    @classmethod
-    def poll(cls, context):
-        return is_splat_object(context.active_object)
 
     def draw(self, context):
         layout = self.layout
@@ -40,13 +35,9 @@ class SAGA_PT_display(_SagaPanel, bpy.types.Panel):
             layout.operator("saga.solid_colours", icon="COLOR")
 
 
-class SAGA_PT_cleanup(_SagaPanel, bpy.types.Panel):
+class SAGA_PT_cleanup(_SplatObjectPanel, bpy.types.Panel):
     bl_label = "Clean Up"
     bl_order = 25
-
-    @classmethod
-    def poll(cls, context):
-        return is_splat_object(context.active_object)
 
     def draw(self, context):
         layout = self.layout

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
+ENGINE_PYTHON = REPO / ".venv" / "bin" / "python"  # the engine's own environment (bash scripts/setup_env.sh)
 # Blender reads its user folder when bpy is imported: point it at a throw-away folder first
 os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="saga-blender-user-"))
 bpy = pytest.importorskip("bpy", reason="needs Blender as a Python module (bash scripts/setup_blender_env.sh 4.2)")
@@ -36,6 +37,21 @@ def extension(tmp_path_factory):
     module = "bl_ext.user_default.saga_blender"
     assert module in bpy.context.preferences.addons
     return module
+
+
+@pytest.fixture(scope="module")
+def engine(extension, tmp_path_factory):
+    """The add-on's session connected to a local engine started from the engine's environment (one per module)."""
+    import importlib
+
+    if not ENGINE_PYTHON.exists():
+        pytest.skip(f"the engine's environment {ENGINE_PYTHON} is missing (bash scripts/setup_env.sh)")
+    process = importlib.import_module(extension + ".engine_process")
+    session = importlib.import_module(extension + ".engine_session").SESSION
+    local = process.LocalEngine(str(ENGINE_PYTHON), str(tmp_path_factory.mktemp("engine-data")))
+    session.local, session.client = local, local.start()
+    yield session
+    session.stop()
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ import types
 import numpy as np
 import pytest
 
-from .conftest import REPO
+from .conftest import ENGINE_PYTHON, REPO
 
 bpy = pytest.importorskip("bpy")
-ENGINE_PYTHON = REPO / ".venv" / "bin" / "python"
 
 
 @pytest.fixture(scope="module")
@@ -28,17 +27,6 @@ def ext(extension):
         headless=importlib.import_module(extension + ".headless"),
         axes=importlib.import_module(extension + ".core.axes"),
     )
-
-
-@pytest.fixture(scope="module")
-def engine(ext, tmp_path_factory):
-    if not ENGINE_PYTHON.exists():
-        pytest.skip(f"the engine's environment {ENGINE_PYTHON} is missing (bash scripts/setup_env.sh)")
-    local = ext.process.LocalEngine(str(ENGINE_PYTHON), str(tmp_path_factory.mktemp("engine-data")))
-    session = ext.session.SESSION
-    session.local, session.client = local, local.start()
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
