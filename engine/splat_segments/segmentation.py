@@ -10,7 +10,6 @@ segmentation and agree with each other by construction.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 
@@ -41,11 +40,7 @@ class SegmentSettings:
     min_mask_pixels: int = 20
     min_mask_fraction: float = 0.0005  # of the view's pixels: a mask is at least this large (and min_mask_pixels)
     min_pixel_share: float = 0.5  # a pixel belongs to a label carrying at least this share of its weight
-    dedupe_iou: float = 0.9  # a mask this like a finer level's mask is left out
-    min_label_share: float = 0.0  # of the Gaussians: smaller segments give no mask (0.002 was measured worse)
-
-    def key(self) -> str:
-        return hashlib.sha256(repr(self).encode()).hexdigest()[:16]
+    dedupe_iou: float = 0.9  # a mask this like a finer level's mask is left out (identical ones too)
 
 
 @dataclass
@@ -72,31 +67,20 @@ class SplatSegmentation:
         flat_w = weights.reshape(h * w, k).astype(np.float64)
         valid = flat_ids >= 0
         total = np.where(valid, flat_w, 0.0).sum(axis=1)
-        masks, seen = [], set()
+        masks = []
         for _, labels in self.levels:
-            sizes = np.bincount(labels[labels >= 0])
-            big = sizes >= settings.min_label_share * len(labels)
             lab = np.where(valid, labels[np.maximum(flat_ids, 0)], -1)
-            lab = np.where(lab >= 0, np.where(big[np.maximum(lab, 0)], lab, -1), -1)
             keep = lab >= 0
-            pix = np.repeat(np.arange(h * w), k)[keep.reshape(-1)]
-            lab_k = lab[keep]
-            if len(lab_k) == 0:
+            if not keep.any():
                 continue
-            uniq, inv = np.unique(lab_k, return_inverse=True)
-            key = pix * len(uniq) + inv.reshape(-1)
+            pix = np.repeat(np.arange(h * w), k)[keep.reshape(-1)]
+            uniq, inv = np.unique(lab[keep], return_inverse=True)
             acc = sparse.coo_matrix((flat_w[keep], (pix, inv.reshape(-1))), shape=(h * w, len(uniq))).tocsr()
             best = np.asarray(acc.argmax(axis=1)).reshape(-1)
             best_w = np.asarray(acc.max(axis=1).todense()).reshape(-1)
             owner = np.where((best_w >= min_share * np.maximum(total, 1e-12)) & (total > 0.5), best, -1)
-            del key
             counts = np.bincount(owner[owner >= 0], minlength=len(uniq))
-            for j in np.flatnonzero(counts >= min_pixels):
-                m = (owner == j).reshape(h, w)
-                digest = hashlib.sha1(np.packbits(m).tobytes()).digest()
-                if digest not in seen:
-                    seen.add(digest)
-                    masks.append(m)
+            masks.extend((owner == j).reshape(h, w) for j in np.flatnonzero(counts >= min_pixels))
         return dedupe_masks(masks, settings.dedupe_iou, (h, w))
 
 

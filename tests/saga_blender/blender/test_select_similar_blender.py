@@ -9,7 +9,7 @@ import importlib
 import numpy as np
 import pytest
 
-from .test_click_tool import demo_scene, engine, ext, wait_prepare  # noqa: F401  (module fixtures: an engine, a scene)
+from .test_click_tool import demo_scene, ext, wait_prepare  # noqa: F401  (module fixtures: a scene; the engine: conftest)
 from .test_extension import members
 
 bpy = pytest.importorskip("bpy")
@@ -36,7 +36,7 @@ def gs_id(obj) -> np.ndarray:
     return out
 
 
-def test_select_similar_is_the_engines_answer_as_a_new_selection(engine, prepared):  # noqa: F811
+def test_select_similar_is_the_engines_answer_as_a_new_selection(engine, prepared):
     obj, labels = prepared
     bpy.context.view_layer.objects.active = obj
     names = list(labels["object_names"])
@@ -69,7 +69,7 @@ def test_select_similar_is_the_engines_answer_as_a_new_selection(engine, prepare
     assert members(obj, obj.vertex_groups.active.name) == set(answer.tolist()) & set(ids.tolist())
 
 
-def test_select_similar_needs_a_selection_and_a_prepared_scene(engine, prepared, sample_ply):  # noqa: F811
+def test_select_similar_needs_a_selection_and_a_prepared_scene(engine, prepared, sample_ply):
     obj, _ = prepared
     bpy.context.view_layer.objects.active = obj
     obj.vertex_groups.new(name="Nothing")
