@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_accuracy.py [--scenes table:0,table:5:5,room:1,guitar,biker]
         [--sources fallback,geometric,damaged-gt,perfect] [--gaussians 100000] [--views 24] [--size 256]
-        [--iterations 2000] [--pixels 400] [--no-fill-hidden]
+        [--iterations 2000] [--pixels 400] [--no-fill-hidden] [--identity nested|saga]
 
 Scenes: ``table:SEED[:LAYOUT]`` the demo's generator (a random placement of its objects with LAYOUT),
 ``room:SEED[:LAYOUT]`` the textured room of touching objects (engine/synthetic/room_scene.py), ``guitar`` and
@@ -111,7 +111,7 @@ def run_one(scene_name: str, source_name: str, args) -> dict:
         ply = os.path.join(tmp, "scene.ply")
         write_inria_ply(ply, scene.splat)
         spec = PrepareSpec(iterations=args.iterations, pixels=args.pixels, size=args.size, seed=0, device="cpu",
-                           fill_hidden=not args.no_fill_hidden)
+                           fill_hidden=not args.no_fill_hidden, identity=args.identity)
         source = mask_source(source_name, scene, train_cams)
         t0 = time.perf_counter()
         plan = plan_prepare(read_scene(ply), os.path.join(tmp, "work"), spec, cameras=train_cams, mask_source=source)
@@ -155,6 +155,7 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--pixels", type=int, default=400)
     ap.add_argument("--no-fill-hidden", action="store_true", help="leave the never-seen Gaussians' features as trained")
+    ap.add_argument("--identity", default="nested", choices=("nested", "saga"), help="the training's identity rule")
     ap.add_argument("--one", nargs=2, metavar=("SCENE", "SOURCE"), help=argparse.SUPPRESS)
     ap.add_argument("--json", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -169,10 +170,12 @@ def main() -> None:
           f"{'GPU ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU'}; "
           f"{args.gaussians:,} Gaussians (real captures: all of theirs), {args.views} views at {args.size} px, "
           f"{args.iterations} iterations x {args.pixels} pixels, hidden Gaussians "
-          f"{'left as trained' if args.no_fill_hidden else 'filled'}", flush=True)  # fmt: skip
+          f"{'left as trained' if args.no_fill_hidden else 'filled'}, identity rule {args.identity}",
+          flush=True)  # fmt: skip
     rows = []
     passthrough = ["--gaussians", str(args.gaussians), "--views", str(args.views), "--size", str(args.size),
-                   "--iterations", str(args.iterations), "--pixels", str(args.pixels)]  # fmt: skip
+                   "--iterations", str(args.iterations), "--pixels", str(args.pixels),
+                   "--identity", args.identity]  # fmt: skip
     if args.no_fill_hidden:
         passthrough.append("--no-fill-hidden")
     for scene in args.scenes.split(","):

@@ -70,7 +70,7 @@ def run_prepare(plan: PreparePlan, progress: ProgressFn | None = None,
 
     run, folder, views = plan.run, plan.folder, plan.views
     settings = TrainSettings(iterations=run.iterations, num_pixels=run.pixels, seed=run.spec.seed,
-                             fill_hidden=run.spec.fill_hidden)
+                             fill_hidden=run.spec.fill_hidden, identity=run.spec.identity)
     metadata = {
         "scene_path": plan.scene.path, "sanitize": plan.scene.sanitize, "training_id": uuid.uuid4().hex,
         "cameras": views.cameras.to_json_dict(), "training_size": list(views.training_size),

@@ -72,6 +72,9 @@ class PrepareSpec:
     device: str = option("auto", "where to train", choices=("auto", "cpu", "cuda"))
     fill_hidden: bool = option(True, "Gaussians no view sees take the features of the seen ones around them (their "
                                "own part's, where the masks come from the splat's 3D segmentation)")  # fmt: skip
+    identity: str = option("nested", "what a pixel is at a scale while training: nested (each thing from its own scale "
+                           "up to its parent's: a die stays the die until the table's scale) or saga (SAGA's eq. 6: "
+                           "from just above its own scale on, the next larger mask)", choices=("nested", "saga"))
     keep_records: bool = option(False, "keep the per-view training records (hundreds of MB) in the work folder")
 
     @staticmethod

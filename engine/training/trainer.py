@@ -49,6 +49,10 @@ class TrainSettings:
     mask_balanced: float = 0.5
     gate_init: str = "spread"  # "spread" (each dimension switches off at its own scale) or "random"
     gate_sharpness: float = 10.0
+    # which masks a pixel is at a scale (pixel_identity.py): "nested" (each thing from its own scale up to its
+    # parent's) or "saga" (SAGA's eq. 6: the smallest mask of scale >= s as well)
+    identity: str = "nested"
+    identity_band: float = 0.35
     seed: int = 0
     # after training, Gaussians no view sees take the features of the seen ones around them (hidden_gaussians.py)
     fill_hidden: bool = True
@@ -214,7 +218,7 @@ def train_features(
         cols = torch.randperm(nb.shape[1], generator=gen)[:keep].to(device)
         batch = PixelBatch(model.features.data, nb, ids, weights, cols)
         rendered = batch.render()
-        corr_m = mask_correspondence(member, mask_s, s)
+        corr_m = mask_correspondence(member, mask_s, s, settings.identity, settings.identity_band)
         mean_area = torch.from_numpy(np.asarray(rec.mean_area[rows], np.float32)).to(device)
         loss, stats = saga_loss(rendered, model.gates(s), corr_m, mean_area, gen)
         opt_gate.zero_grad(set_to_none=True)

@@ -157,9 +157,14 @@ def test_train_with_geometric_masks_and_hidden_gaussians_off_then_segment(scene,
     meta = load_checkpoint(str(tmp_path / "g" / "saga_features.npz")).metadata
     assert meta["mask_source"] == "geometric" and meta["settings"]["fill_hidden"] is True
     assert meta["mask_settings"]["splat"] and meta["mask_settings"]["cameras"]
-    done = cli("train", scene, "--workdir", tmp_path / "n", *QUICK, "--masks", "geometric", "--no-fill-hidden")
+    assert meta["settings"]["identity"] == "nested"  # the default identity rule
+    done = cli("train", scene, "--workdir", tmp_path / "n", *QUICK, "--masks", "geometric", "--no-fill-hidden",
+               "--identity", "saga")  # fmt: skip
     assert done.returncode == 0 and "hidden Gaussians" not in done.stdout, done.stdout
-    assert load_checkpoint(str(tmp_path / "n" / "saga_features.npz")).metadata["settings"]["fill_hidden"] is False
+    settings = load_checkpoint(str(tmp_path / "n" / "saga_features.npz")).metadata["settings"]
+    assert settings["fill_hidden"] is False and settings["identity"] == "saga"
+    bad = cli("train", scene, "--workdir", tmp_path / "x", *QUICK, "--identity", "sam")
+    assert bad.returncode == 2 and "--identity" in bad.stderr and "nested" in bad.stderr, bad.stderr
     cams = json.loads((tmp_path / "g" / "cameras.json").read_text())
     done = cli("segment", tmp_path / "g", "--view", "0", "--point", f"{cams['width'] // 2},{cams['height'] // 2}",
                "--scale", "0.5", "--out", tmp_path / "ids.npy")  # fmt: skip
