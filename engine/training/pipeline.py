@@ -165,8 +165,9 @@ def prepare_scene(
     if settings.fill_hidden:
         started = time.perf_counter()
         _check_cancel(cancel)
+        colours = np.clip(splat.base_rgb, 0.0, 1.0)
         result.features, filled = fill_hidden_by_levels(result.features, visibility, all_neighbours,
-                                                        _segment_levels(mask_source))  # fmt: skip
+                                                        _segment_levels(mask_source), colours=colours)  # fmt: skip
         report.stage("hidden Gaussians", 1, 1, started, f"{filled} Gaussians no view sees took their neighbours' "
                      "features")  # fmt: skip
         report.finish("hidden Gaussians")

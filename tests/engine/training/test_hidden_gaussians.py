@@ -64,3 +64,35 @@ def test_nothing_seen_changes_nothing():
     pts, _, features, _, _ = two_touching_boxes()
     out, filled = fill_hidden_features(features, np.zeros(len(pts)), knn_neighbours(pts, 8))
     assert filled == 0 and np.array_equal(out, features)
+
+
+def test_like_colours_first_keeps_a_hidden_base_bottom_apart_from_the_hidden_table_under_it():
+    """A dark disc (a lamp's base) lies on a light slab (the table top). Seen: the slab's top outside the disc, the
+    disc's top and side; hidden: the disc's bottom and the slab's top under it, 2 mm apart. Without segments, the
+    colours keep each hidden face with its own side."""
+    rng = np.random.default_rng(3)
+    slab = np.c_[rng.uniform(-0.5, 0.5, (8000, 2)), np.zeros(8000)]
+    angle, radius = rng.uniform(0, 2 * np.pi, 3000), 0.1 * np.sqrt(rng.uniform(0, 1, 3000))
+    disc = np.c_[radius * np.cos(angle), radius * np.sin(angle), np.zeros(3000)]
+    disc_top, disc_bottom = disc[:1500] + np.array([0, 0, 0.02]), disc[1500:] + np.array([0, 0, 0.002])
+    around = rng.uniform(0, 2 * np.pi, 600)
+    side = np.c_[0.1 * np.cos(around), 0.1 * np.sin(around), rng.uniform(0.002, 0.02, 600)]
+    pts = np.concatenate([slab, disc_top, disc_bottom, side])
+    label = np.r_[np.zeros(8000, int), np.ones(3600, int)]
+    colours = np.where(label[:, None] == 1, [0.12, 0.12, 0.13], [0.6, 0.42, 0.25]) + rng.normal(0, 0.03, (len(pts), 3))
+    seen = np.r_[np.linalg.norm(slab[:, :2], axis=1) > 0.1, np.ones(1500, bool), np.zeros(1500, bool),
+                 np.ones(600, bool)]  # fmt: skip
+    truth = np.eye(8, dtype=np.float32)[:2] * 3.0
+    features = rng.normal(size=(len(pts), 8)).astype(np.float32)
+    features[seen] = truth[label[seen]]
+    visibility = np.where(seen, 0.5, 0.0)
+    nb = knn_neighbours(pts, 16)
+    hidden_bottom = np.arange(9500, 11000)
+
+    def wrong(out):
+        return int(((out @ truth.T).argmax(axis=1) != label)[hidden_bottom].sum())
+
+    plain, _ = fill_hidden_features(features, visibility, nb)
+    coloured, filled = fill_hidden_features(features, visibility, nb, colours=np.clip(colours, 0, 1))
+    assert filled == int((~seen).sum())
+    assert wrong(coloured) <= 0.01 * len(hidden_bottom) < wrong(plain), (wrong(coloured), wrong(plain))
