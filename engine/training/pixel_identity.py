@@ -71,6 +71,18 @@ def anchors(member: torch.Tensor, scales: torch.Tensor, s: torch.Tensor) -> torc
     return torch.where(ok.any(dim=2), first, torch.full_like(first, -1))
 
 
+def rule_anchors(member: torch.Tensor, scales: torch.Tensor, s: torch.Tensor, rule: str, band: float) -> torch.Tensor:
+    """[S, P] the anchors that count under ``rule`` (-1 where none): all of them for "saga"; for "nested" only those of
+    pixels no mask below s holds, or within ``band`` of s."""
+    a = anchors(member, scales, s)
+    if rule == "saga":
+        return a
+    smallest = member.to(torch.int8).argmax(dim=1).to(scales.device)  # [P] masks ascend: the first is the smallest
+    none_below = (scales[smallest][None, :] >= s[:, None]) | ~member.any(dim=1)[None, :]  # [S, P]
+    close = scales[a.clamp_min(0)] <= s[:, None] + band
+    return torch.where(none_below | close, a, torch.full_like(a, -1))
+
+
 def mask_correspondence(member: torch.Tensor, scales: torch.Tensor, s: torch.Tensor, rule: str = "nested",
                         band: float = 0.0) -> torch.Tensor:  # fmt: skip
     """Corr_m [S, P, P] bool for pixels with membership [P, M] (ascending-scale masks) at scales s [S], under
@@ -84,25 +96,16 @@ def mask_correspondence(member: torch.Tensor, scales: torch.Tensor, s: torch.Ten
     shared = smallest_shared_mask(pack_membership(member))  # [P, P]
     shared_scale = torch.where(shared >= 0, scales[shared.clamp_min(0)], torch.full_like(scales[:1], float("inf")))
     below = shared_scale[None, :, :] < s[:, None, None]
-    a = anchors(member, scales, s)  # [S, P]
+    a = rule_anchors(member, scales, s, rule, band)  # [S, P]
     same_anchor = (a[:, :, None] == a[:, None, :]) & (a[:, :, None] >= 0)
-    if rule == "nested":  # the anchor counts only for pixels with no mask below s, or an anchor close to s
-        smallest = (member.to(torch.int8).argmax(dim=1)).to(scales.device)  # [P] masks ascend: first is smallest
-        none_below = (scales[smallest][None, :] >= s[:, None]) | ~member.any(dim=1)[None, :]  # [S, P]
-        close = scales[a.clamp_min(0)] <= s[:, None] + band  # [S, P]
-        keep = none_below | close
-        same_anchor &= keep[:, :, None] & keep[:, None, :]
     return below | same_anchor
 
 
 def identity_vectors(member: torch.Tensor, scales: torch.Tensor, s: torch.Tensor, rule: str = "nested",
                      band: float = 0.0) -> torch.Tensor:  # fmt: skip
     """The literal identity vectors V [S, P, M] bool of ``rule`` (used by tests and small cases)."""
-    a = anchors(member, scales, s)  # [S, P]
+    a = rule_anchors(member, scales, s, rule, band)  # [S, P]
     below = member[None] & (scales[None, None, :] < s[:, None, None])
-    if rule == "nested":
-        far = scales[a.clamp_min(0)] > s[:, None] + band
-        a = torch.where(below.any(dim=2) & far, torch.full_like(a, -1), a)
     M = member.shape[1]
     anchor_onehot = torch.zeros(len(s), member.shape[0], M + 1, dtype=torch.bool, device=member.device)
     anchor_onehot.scatter_(2, (a + 1).clamp_min(0).unsqueeze(-1) * (a >= 0).unsqueeze(-1).long(), True)
