@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 #: defaults that depend on the device the prepare runs on
 DEVICE_DEFAULTS = {
-    "cpu": {"size": 256, "iterations": 3000, "pixels": 400},
+    "cpu": {"size": 256, "iterations": 2000, "pixels": 400},
     "cuda": {"size": 512, "iterations": 10_000, "pixels": 1000},
 }
 MAX_AUTO_VIEWS = 1024
@@ -65,7 +65,7 @@ class PrepareSpec:
     sam_checkpoint: str | None = option(None, "SAM checkpoint file, e.g. sam_vit_h_4b8939.pth", path="file")
     sam_model: str = option("vit_h", "SAM model of the checkpoint", choices=("vit_h", "vit_l", "vit_b"))
     masks_dir: str | None = option(None, "folder of your masks (see engine/masks/user_masks.py)", path="folder")
-    iterations: int | None = option(None, "training iterations (default 3000 on CPU, 10000 on GPU)", low=1,
+    iterations: int | None = option(None, "training iterations (default 2000 on CPU, 10000 on GPU)", low=1,
                                     high=1_000_000)  # fmt: skip
     pixels: int | None = option(None, "pixels per iteration (default 400 on CPU, 1000 on GPU)", low=16, high=8192)
     seed: int = option(0, "random seed of training", low=0, high=2**31 - 1)

@@ -10,6 +10,10 @@ For one view, P sampled pixels and S scales:
   [1, 10] over the pairs used in the iteration.
 - L_corr = (1 - 2 Corr_m) max(Corr_f, 0); the loss is the weighted mean over Q_in + phi(Q_pos), plus the
   weighted mean over Q_in + phi(Q_neg), plus mean L_norm = 1 - ||F(p)|| over the pixels.
+
+:func:`saga_loss` (what training runs) folds all of that into one coefficient per pair and scale, computed without
+autograd, so autograd only sees ``sum(coef * Corr_f)``; :func:`saga_loss_reference` writes the sets and sums out
+literally. The two agree in value and gradient (tests); the fast one is ~2x faster on CPU (training step 53 -> ~30 ms).
 """
 
 from __future__ import annotations
@@ -47,13 +51,21 @@ class PairSets:
         return (self.inconsistent | self.negative_draw)[None] | self.hard_negative
 
 
-def split_pairs(
-    corr_m: torch.Tensor, corr_f: torch.Tensor, generator: torch.Generator | None = None, min_each: int = 256
-) -> PairSets:
-    """Resampling of appendix A.1 over the unordered pairs p1 < p2 (no self pairs).
+@dataclass
+class DrawnPairs:
+    """The scale-free part of the resampling, [P, P] each (p1 < p2): Q_in, Q_pos, Q_neg and the draws from them."""
 
-    |Q_in| / 2 pairs (at least ``min_each``, so a view with one granularity still trains) are drawn from
-    Q_pos and from Q_neg, each pair independently with the probability that gives that expected count."""
+    inconsistent: torch.Tensor
+    always: torch.Tensor
+    never: torch.Tensor
+    positive_draw: torch.Tensor
+    negative_draw: torch.Tensor
+
+
+def draw_pairs(corr_m: torch.Tensor, generator: torch.Generator | None = None, min_each: int = 256) -> DrawnPairs:
+    """Q_in, Q_pos, Q_neg of ``corr_m`` [S, P, P] over the unordered pairs p1 < p2 (no self pairs), and |Q_in| / 2
+    pairs (at least ``min_each``, so a view with one granularity still trains) drawn from Q_pos and from Q_neg, each
+    pair independently with the probability that gives that expected count (one [P, P] uniform draw)."""
     P = corr_m.shape[1]
     upper = torch.ones(P, P, dtype=torch.bool, device=corr_m.device).triu_(diagonal=1)
     any_pos = corr_m.any(dim=0)
@@ -67,9 +79,17 @@ def split_pairs(
         p = min(1.0, n_draw / max(int(candidates.sum()), 1))
         return candidates & (u < p)
 
+    return DrawnPairs(inconsistent, always, never, draw(always), draw(never))
+
+
+def split_pairs(
+    corr_m: torch.Tensor, corr_f: torch.Tensor, generator: torch.Generator | None = None, min_each: int = 256
+) -> PairSets:
+    """Resampling of appendix A.1 (:func:`draw_pairs`) plus the hard pairs of each scale."""
+    d = draw_pairs(corr_m, generator, min_each)
     return PairSets(
-        inconsistent, always, never, draw(always), draw(never),
-        always[None] & (corr_f < HARD_POSITIVE_BELOW), never[None] & (corr_f > HARD_NEGATIVE_ABOVE),
+        d.inconsistent, d.always, d.never, d.positive_draw, d.negative_draw,
+        d.always[None] & (corr_f < HARD_POSITIVE_BELOW), d.never[None] & (corr_f > HARD_NEGATIVE_ABOVE),
     )  # fmt: skip
 
 
@@ -90,6 +110,17 @@ def normalise_weights(raw: torch.Tensor, used: torch.Tensor) -> torch.Tensor:
     return WEIGHT_RANGE[0] + (raw - lo) * scale
 
 
+def _unit_gated(rendered: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+    """[S, P, D] the scale-gated rendered features, unit length."""
+    gated = gates[:, None, :] * rendered[None, :, :]
+    return gated / gated.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+
+
+def _stats(loss, corr, norm, inconsistent: torch.Tensor) -> dict:
+    return {"loss": float(loss.detach()), "corr": float(corr.detach()), "norm": float(norm.detach()),
+            "inconsistent_pairs": int(inconsistent.sum())}  # fmt: skip
+
+
 def saga_loss(
     rendered: torch.Tensor,  # [P, D] F(p) before the gate
     gates: torch.Tensor,  # [S, D] S(s)
@@ -97,9 +128,47 @@ def saga_loss(
     mean_mask_area: torch.Tensor,  # [P]
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, dict]:
-    """The SAGA loss for one view (see module doc). Returns (loss, stats)."""
-    gated = gates[:, None, :] * rendered[None, :, :]  # [S, P, D]
-    unit = gated / gated.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    """The SAGA loss for one view (see module doc), as ``sum(coef * Corr_f)`` with the coefficients of every pair
+    and scale worked out without autograd. Same value, gradient and draws as :func:`saga_loss_reference`.
+
+    Per pair (p1 < p2) and scale: an always-positive pair counts only where drawn or hard (coefficient -w / |pos|),
+    an always-negative one only where drawn or hard (+w / |neg|), an inconsistent one always and in both means
+    (-+w (1 / |pos| + 1 / |neg|), the sign of Corr_m); the max(Corr_f, 0) keeps only the pairs with Corr_f > 0."""
+    S, P = corr_m.shape[0], corr_m.shape[1]
+    assert rendered.shape[0] == P and gates.shape[0] == S, "one rendered feature per pixel, one gate per scale"
+    unit = _unit_gated(rendered, gates)
+    corr_f = unit @ unit.transpose(1, 2)  # [S, P, P]
+    with torch.no_grad():
+        cf = corr_f.detach()
+        d = draw_pairs(corr_m, generator)
+        # hard pairs that are not already drawn: disjoint from the scale-free sets, so the counts simply add
+        hard_pos = (cf < HARD_POSITIVE_BELOW) & (d.always & ~d.positive_draw)[None]
+        hard_neg = (cf > HARD_NEGATIVE_ABOVE) & (d.never & ~d.negative_draw)[None]
+        pos_static, neg_static = d.inconsistent | d.positive_draw, d.inconsistent | d.negative_draw
+        n_pos = max(S * int(pos_static.count_nonzero()) + int(hard_pos.count_nonzero()), 1)
+        n_neg = max(S * int(neg_static.count_nonzero()) + int(hard_neg.count_nonzero()), 1)
+        used = pos_static | neg_static | hard_pos.any(dim=0) | hard_neg.any(dim=0)
+        w = normalise_weights(pair_weights(mean_mask_area), used)  # [P, P]
+        static = w * (pos_static.to(w.dtype) / n_pos + neg_static.to(w.dtype) / n_neg)  # [P, P], >= 0
+        coef = torch.where(corr_m, -static, static)  # [S, P, P]
+        coef = torch.where(hard_pos, -w / n_pos, coef)  # an always pair is in no static set but its draw
+        coef = torch.where(hard_neg, w / n_neg, coef)
+        coef.masked_fill_(cf <= 0, 0.0)  # max(Corr_f, 0)
+    loss_corr = (coef * corr_f).sum()
+    loss_norm = (1.0 - rendered.norm(dim=-1)).mean()
+    loss = loss_corr + loss_norm
+    return loss, _stats(loss, loss_corr, loss_norm, d.inconsistent)
+
+
+def saga_loss_reference(
+    rendered: torch.Tensor,  # [P, D] F(p) before the gate
+    gates: torch.Tensor,  # [S, D] S(s)
+    corr_m: torch.Tensor,  # [S, P, P] bool
+    mean_mask_area: torch.Tensor,  # [P]
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, dict]:
+    """The SAGA loss written out set by set (the twin :func:`saga_loss` is tested against)."""
+    unit = _unit_gated(rendered, gates)
     corr_f = unit @ unit.transpose(1, 2)  # [S, P, P]
     sets = split_pairs(corr_m, corr_f.detach(), generator)
     pos_used, neg_used = sets.positive_used, sets.negative_used
@@ -110,10 +179,4 @@ def saga_loss(
     loss_neg = (signed * neg_used).sum() / neg_used.sum().clamp_min(1)
     loss_norm = (1.0 - rendered.norm(dim=-1)).mean()
     loss = loss_pos + loss_neg + loss_norm
-    stats = {
-        "loss": float(loss.detach()),
-        "corr": float((loss_pos + loss_neg).detach()),
-        "norm": float(loss_norm.detach()),
-        "inconsistent_pairs": int(sets.inconsistent.sum()),
-    }
-    return loss, stats
+    return loss, _stats(loss, loss_pos + loss_neg, loss_norm, sets.inconsistent)
