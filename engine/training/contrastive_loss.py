@@ -13,7 +13,8 @@ For one view, P sampled pixels and S scales:
 
 :func:`saga_loss` (what training runs) folds all of that into one coefficient per pair and scale, computed without
 autograd, so autograd only sees ``sum(coef * Corr_f)``; :func:`saga_loss_reference` writes the sets and sums out
-literally. The two agree in value and gradient (tests); the fast one is ~2x faster on CPU (training step 53 -> ~30 ms).
+literally. The two agree in value and gradient (tests); on the demo's records the fast one's backward is 4.0 ms instead
+of 11.8 (a CPU training step 53 -> 47 ms).
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def saga_loss(
         w = normalise_weights(pair_weights(mean_mask_area), used)  # [P, P]
         static = w * (pos_static.to(w.dtype) / n_pos + neg_static.to(w.dtype) / n_neg)  # [P, P], >= 0
         coef = torch.where(corr_m, -static, static)  # [S, P, P]
-        coef = torch.where(hard_pos, -w / n_pos, coef)  # an always pair is in no static set but its draw
+        coef = torch.where(hard_pos, -w / n_pos, coef)  # hard pairs are in no static set: set, not added
         coef = torch.where(hard_neg, w / n_neg, coef)
         coef.masked_fill_(cf <= 0, 0.0)  # max(Corr_f, 0)
     loss_corr = (coef * corr_f).sum()
