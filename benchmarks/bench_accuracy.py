@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_accuracy.py [--scenes table:0,table:5:5,room:1,guitar,biker]
         [--sources fallback,geometric,damaged-gt,perfect] [--gaussians 100000] [--views 24] [--size 256]
-        [--iterations 2000] [--pixels 400] [--no-fill-hidden] [--identity nested|saga]
+        [--iterations 2000] [--pixels 400] [--no-fill-hidden] [--identity nested|saga] [--seed S] [--close-ups K]
 
 Scenes: ``table:SEED[:LAYOUT]`` the demo's generator (a random placement of its objects with LAYOUT),
 ``room:SEED[:LAYOUT]`` the textured room of touching objects (engine/synthetic/room_scene.py), ``guitar`` and
@@ -106,11 +106,17 @@ def run_one(scene_name: str, source_name: str, args) -> dict:
 
     scene, views = load_scene(scene_name, args.gaussians)
     train_cams = views(args.views, args.size)
+    if args.close_ups:
+        from engine.cameras.close_ups import with_close_ups
+
+        layout = "room" if scene_name.startswith("room") else "object"
+        train_cams = with_close_ups(scene.splat, train_cams, args.close_ups, layout=layout,
+                                    up=getattr(scene, "up", None))  # fmt: skip
     eval_cams = views(12, args.size)
     with tempfile.TemporaryDirectory() as tmp:
         ply = os.path.join(tmp, "scene.ply")
         write_inria_ply(ply, scene.splat)
-        spec = PrepareSpec(iterations=args.iterations, pixels=args.pixels, size=args.size, seed=0, device="cpu",
+        spec = PrepareSpec(iterations=args.iterations, pixels=args.pixels, size=args.size, seed=args.seed, device="cpu",
                            fill_hidden=not args.no_fill_hidden, identity=args.identity)
         source = mask_source(source_name, scene, train_cams)
         t0 = time.perf_counter()
@@ -153,6 +159,8 @@ def main() -> None:
     ap.add_argument("--views", type=int, default=24)
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--iterations", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=0, help="the training's random seed")
+    ap.add_argument("--close-ups", type=int, default=0, help="close-up views added to the --views overview views")
     ap.add_argument("--pixels", type=int, default=400)
     ap.add_argument("--no-fill-hidden", action="store_true", help="leave the never-seen Gaussians' features as trained")
     ap.add_argument("--identity", default="nested", choices=("nested", "saga"), help="the training's identity rule")
@@ -174,8 +182,8 @@ def main() -> None:
           flush=True)  # fmt: skip
     rows = []
     passthrough = ["--gaussians", str(args.gaussians), "--views", str(args.views), "--size", str(args.size),
-                   "--iterations", str(args.iterations), "--pixels", str(args.pixels),
-                   "--identity", args.identity]  # fmt: skip
+                   "--iterations", str(args.iterations), "--pixels", str(args.pixels), "--identity", args.identity,
+                   "--close-ups", str(args.close_ups), "--seed", str(args.seed)]  # fmt: skip
     if args.no_fill_hidden:
         passthrough.append("--no-fill-hidden")
     for scene in args.scenes.split(","):

@@ -57,6 +57,10 @@ class PrepareSpec:
     transforms: str | None = option(None, "transforms.json of the capture", path="file")
     images: str | None = option(None, "folder of the capture's photos", path="folder")
     layout: str = option("auto", "layout of automatic views", choices=("auto", "object", "room"))
+    close_ups: int = option(0, "close-up views of the scene's most detailed places (4x closer than the overview "
+                            "views), rendered from the splat and added to the views (automatic or a capture's): thin "
+                            "parts resolve (a mug's handle), small objects may lose (README, accuracy)",
+                            low=0, high=256)  # fmt: skip
     size: int | None = option(None, "longest image side the engine trains at (default 256 on CPU, 512 on GPU); "
                               "clicks and masks stay in each view's own pixels", low=16, high=4096)  # fmt: skip
     masks: str = option("fallback", "fallback: weights-free masks from each picture's colour and depth; geometric: "
@@ -117,6 +121,9 @@ class PrepareSpec:
                             "fallback, which needs no model file")  # fmt: skip
         if self.masks == "dir" and not self.masks_dir:
             raise SpecError("{masks} dir needs {masks_dir}: the folder of your masks")
+        if self.masks == "dir" and self.close_ups:
+            raise SpecError("{close_ups} renders new views, which your masks in {masks_dir} do not cover: give "
+                            "{close_ups} 0 with {masks} dir")  # fmt: skip
         return self
 
     def resolved(self, device: str) -> ResolvedPrepare:

@@ -35,3 +35,14 @@ def check_mask_stack(masks: np.ndarray, view: TrainingView, source: str) -> np.n
             f"{view.width}] (the view's image size)"
         )
     return masks.astype(bool, copy=False)
+
+
+def drop_cut_masks(masks: np.ndarray, margin: int = 1) -> np.ndarray:
+    """The masks [M, H, W] that keep ``margin`` pixels off the image border: in a close-up, a mask reaching the
+    border is a thing cut by the frame, and its 3D extent (its scale) would be that of the visible piece."""
+    if len(masks) == 0:
+        return masks
+    m = max(1, int(margin))
+    edge = np.zeros(masks.shape[1:], bool)
+    edge[:m], edge[-m:], edge[:, :m], edge[:, -m:] = True, True, True, True
+    return masks[~(masks & edge).any(axis=(1, 2))]

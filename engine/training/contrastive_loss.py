@@ -128,13 +128,15 @@ def saga_loss(
     corr_m: torch.Tensor,  # [S, P, P] bool
     mean_mask_area: torch.Tensor,  # [P]
     generator: torch.Generator | None = None,
+    known: torch.Tensor | None = None,  # [S, P, P] bool: False where the view says nothing (a close-up's cut)
 ) -> tuple[torch.Tensor, dict]:
     """The SAGA loss for one view (see module doc), as ``sum(coef * Corr_f)`` with the coefficients of every pair
     and scale worked out without autograd. Same value, gradient and draws as :func:`saga_loss_reference`.
 
     Per pair (p1 < p2) and scale: an always-positive pair counts only where drawn or hard (coefficient -w / |pos|),
     an always-negative one only where drawn or hard (+w / |neg|), an inconsistent one always and in both means
-    (-+w (1 / |pos| + 1 / |neg|), the sign of Corr_m); the max(Corr_f, 0) keeps only the pairs with Corr_f > 0."""
+    (-+w (1 / |pos| + 1 / |neg|), the sign of Corr_m); the max(Corr_f, 0) keeps only the pairs with Corr_f > 0.
+    Pairs and scales not ``known`` are in no set (nor in the counts |pos|, |neg| and the weights' range)."""
     S, P = corr_m.shape[0], corr_m.shape[1]
     assert rendered.shape[0] == P and gates.shape[0] == S, "one rendered feature per pixel, one gate per scale"
     unit = _unit_gated(rendered, gates)
@@ -146,15 +148,23 @@ def saga_loss(
         hard_pos = (cf < HARD_POSITIVE_BELOW) & (d.always & ~d.positive_draw)[None]
         hard_neg = (cf > HARD_NEGATIVE_ABOVE) & (d.never & ~d.negative_draw)[None]
         pos_static, neg_static = d.inconsistent | d.positive_draw, d.inconsistent | d.negative_draw
-        n_pos = max(S * int(pos_static.count_nonzero()) + int(hard_pos.count_nonzero()), 1)
-        n_neg = max(S * int(neg_static.count_nonzero()) + int(hard_neg.count_nonzero()), 1)
-        used = pos_static | neg_static | hard_pos.any(dim=0) | hard_neg.any(dim=0)
+        if known is None:
+            n_pos = max(S * int(pos_static.count_nonzero()) + int(hard_pos.count_nonzero()), 1)
+            n_neg = max(S * int(neg_static.count_nonzero()) + int(hard_neg.count_nonzero()), 1)
+            used = pos_static | neg_static | hard_pos.any(dim=0) | hard_neg.any(dim=0)
+        else:
+            hard_pos, hard_neg = hard_pos & known, hard_neg & known
+            n_pos = max(int((pos_static[None] & known).count_nonzero()) + int(hard_pos.count_nonzero()), 1)
+            n_neg = max(int((neg_static[None] & known).count_nonzero()) + int(hard_neg.count_nonzero()), 1)
+            used = ((pos_static | neg_static)[None] & known).any(dim=0) | hard_pos.any(dim=0) | hard_neg.any(dim=0)
         w = normalise_weights(pair_weights(mean_mask_area), used)  # [P, P]
         static = w * (pos_static.to(w.dtype) / n_pos + neg_static.to(w.dtype) / n_neg)  # [P, P], >= 0
         coef = torch.where(corr_m, -static, static)  # [S, P, P]
         coef = torch.where(hard_pos, -w / n_pos, coef)  # hard pairs are in no static set: set, not added
         coef = torch.where(hard_neg, w / n_neg, coef)
         coef.masked_fill_(cf <= 0, 0.0)  # max(Corr_f, 0)
+        if known is not None:
+            coef.masked_fill_(~known, 0.0)
     loss_corr = (coef * corr_f).sum()
     loss_norm = (1.0 - rendered.norm(dim=-1)).mean()
     loss = loss_corr + loss_norm
@@ -167,12 +177,15 @@ def saga_loss_reference(
     corr_m: torch.Tensor,  # [S, P, P] bool
     mean_mask_area: torch.Tensor,  # [P]
     generator: torch.Generator | None = None,
+    known: torch.Tensor | None = None,  # [S, P, P] bool: False where the view says nothing (a close-up's cut)
 ) -> tuple[torch.Tensor, dict]:
     """The SAGA loss written out set by set (the twin :func:`saga_loss` is tested against)."""
     unit = _unit_gated(rendered, gates)
     corr_f = unit @ unit.transpose(1, 2)  # [S, P, P]
     sets = split_pairs(corr_m, corr_f.detach(), generator)
     pos_used, neg_used = sets.positive_used, sets.negative_used
+    if known is not None:
+        pos_used, neg_used = pos_used & known, neg_used & known
     w = normalise_weights(pair_weights(mean_mask_area), (pos_used | neg_used).any(dim=0))  # [P, P]
     # L_corr = (1 - 2 Corr_m) max(Corr_f, 0): -relu on positives, +relu on negatives
     signed = torch.where(corr_m, -w, w) * corr_f.clamp_min(0.0)

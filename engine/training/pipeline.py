@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from engine.masks.source import drop_cut_masks
 from saga_blender.core.gaussians import GaussianSplat
 
 from .checkpoint import CHECKPOINT_NAME, SceneCheckpoint, package_versions, save_checkpoint
@@ -110,21 +111,26 @@ def prepare_scene(
 
     started = time.perf_counter()
     records: list[ViewRecord] = []
+    close_ups: list[bool] = []  # per record: a close-up (only its whole masks, only the scales up to theirs)
     visibility = np.zeros(len(splat), np.float32)
     for i, view in enumerate(views()):
         _check_cancel(cancel)
         masks = cache.masks_for_view(mask_source, view)
+        if view.close_up:
+            masks = drop_cut_masks(masks)
         vm = torch.from_numpy(view.viewmat.astype(np.float32))[None].to(device)
         K = torch.from_numpy(view.K.astype(np.float32))[None].to(device)
         contrib = render_contributors(st.means, st.quats, st.scales, st.opacities, vm, K, view.width, view.height,
                                       top_k=TOP_K, backend="auto")  # fmt: skip
         record = build_view_record(view.name, masks, view.depth, view.K, contrib.ids[0].cpu().numpy(),
                                    contrib.weights[0].cpu().numpy(), view.alpha)  # fmt: skip
-        valid = record.ids >= 0
-        np.maximum.at(visibility, record.ids[valid], record.weights[valid])
+        if not view.close_up:  # a close-up trains a Gaussian too briefly to keep it from the hidden-Gaussian fill
+            valid = record.ids >= 0
+            np.maximum.at(visibility, record.ids[valid], record.weights[valid])
         folder = os.path.join(records_dir, f"{i:05d}")
         record.save(folder)
         records.append(ViewRecord.load(folder))  # memory-mapped from here on
+        close_ups.append(view.close_up)
         del masks, contrib, record
         report.stage("views and masks", i + 1, num_views, started, f"view {i + 1}/{num_views}: {view.name}")
     report.finish("views and masks")
@@ -136,7 +142,11 @@ def prepare_scene(
     all_scales = np.concatenate([np.asarray(r.scales) for r in records])
     if len(all_scales) == 0:
         raise ValueError(f"the mask source '{mask_source.name}' produced no usable mask in {len(records)} views")
-    transform = ScaleTransform.fit(all_scales)
+    # the slider spreads the scene's granularities as the overview views see them: a close-up's masks are things the
+    # overview has too, seen again larger (and its many small masks would crowd the slider's low end)
+    overview = [np.asarray(r.scales) for r, close in zip(records, close_ups, strict=True) if not close]
+    overview_scales = np.concatenate(overview) if overview else all_scales
+    transform = ScaleTransform.fit(overview_scales if len(overview_scales) else all_scales)
     unit_scales = [transform.to_unit(np.asarray(r.scales)) for r in records]
 
     started = time.perf_counter()
@@ -160,7 +170,8 @@ def prepare_scene(
             report.stage("training", step, total, started, f"iteration {step}/{total}, loss {stats['loss']:.4f}",
                          stats)  # fmt: skip
 
-    result = train_features(records, unit_scales, neighbours, settings, device=device, progress=on_step, cancel=cancel)
+    result = train_features(records, unit_scales, neighbours, settings, device=device, progress=on_step, cancel=cancel,
+                            close_ups=close_ups)  # fmt: skip
     report.finish("training")
     if settings.fill_hidden:
         started = time.perf_counter()

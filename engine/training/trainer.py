@@ -58,6 +58,8 @@ class TrainSettings:
     fill_hidden: bool = True
     # with a 3D segmentation of the splat (geometric masks), the K-NN smoothing stays within each finest segment
     segment_smoothing: bool = True
+    # share of the iterations that draw a close-up view (when there are close-ups; the rest draw the other views)
+    close_up_share: float = 0.3
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -188,8 +190,14 @@ def train_features(
     device: str = "cpu",
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,
+    close_ups: list[bool] | None = None,  # per record: a close-up view
 ) -> TrainResult:
-    """Train and return the smoothed features and the gate. Deterministic for ``settings.seed`` on CPU."""
+    """Train and return the smoothed features and the gate. Deterministic for ``settings.seed`` on CPU.
+
+    A close-up frames part of the scene: what its frame cuts has no mask there (``masks.source.drop_cut_masks``),
+    so its pixels are drawn from its masks only, its scales only up to its largest mask's, and a pair of its pixels
+    counts only up to the scales where both pixels are still in a whole mask (``known``): above that the view does not
+    say what belongs together (the table its objects stand on is not in it)."""
     usable = [i for i, r in enumerate(records) if r.num_masks > 0 and len(r.pixels) >= 2]
     if not usable:
         raise ValueError("no view has both masks and covered pixels: nothing to learn from")
@@ -202,25 +210,36 @@ def train_features(
     opt_gate = torch.optim.Adam(model.gate.parameters(), lr=settings.lr)
     opt_features = RowAdam(model.features.data, lr=settings.lr)
     keep = max(1, round(settings.knn_keep * nb.shape[1]))
+    near = [i for i in usable if close_ups is not None and close_ups[i]]
+    far = [i for i in usable if i not in near]
     losses: list[float] = []
     t0 = time.perf_counter()
     for step in range(settings.iterations):
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("training cancelled")
-        v = usable[int(torch.randint(len(usable), (1,), generator=gen))]
+        pool = usable
+        if near and far:
+            pool = near if float(torch.rand(1, generator=gen)) < settings.close_up_share else far
+        v = pool[int(torch.randint(len(pool), (1,), generator=gen))]
         rec = records[v]
-        rows = sample_rows(rec, settings.num_pixels, settings.mask_balanced, gen)
+        close = close_ups is not None and close_ups[v]
+        rows = sample_rows(rec, settings.num_pixels, 1.0 if close else settings.mask_balanced, gen)
         ids = torch.from_numpy(np.asarray(rec.ids[rows], np.int64)).to(device)
         weights = torch.from_numpy(np.asarray(rec.weights[rows], np.float32)).to(device)
         member = unpack_membership(torch.from_numpy(np.asarray(rec.membership[rows])), rec.num_masks).to(device)
         mask_s = torch.from_numpy(np.asarray(unit_scales[v], np.float32)).to(device)
-        s = torch.cat([torch.rand(settings.num_scales, generator=gen), torch.tensor([0.0, 1.0])]).to(device)
+        top = float(mask_s.max()) if close else 1.0
+        s = (torch.cat([torch.rand(settings.num_scales, generator=gen), torch.tensor([0.0, 1.0])]) * top).to(device)
         cols = torch.randperm(nb.shape[1], generator=gen)[:keep].to(device)
         batch = PixelBatch(model.features.data, nb, ids, weights, cols)
         rendered = batch.render()
         corr_m = mask_correspondence(member, mask_s, s, settings.identity, settings.identity_band)
         mean_area = torch.from_numpy(np.asarray(rec.mean_area[rows], np.float32)).to(device)
-        loss, stats = saga_loss(rendered, model.gates(s), corr_m, mean_area, gen)
+        known = None
+        if close:  # a pair says something up to the largest whole thing holding both of its pixels
+            top_p = torch.where(member, mask_s[None, :], torch.zeros((), device=device)).amax(dim=1)
+            known = s[:, None, None] <= torch.minimum(top_p[:, None], top_p[None, :])[None]
+        loss, stats = saga_loss(rendered, model.gates(s), corr_m, mean_area, gen, known)
         opt_gate.zero_grad(set_to_none=True)
         loss.backward()
         opt_gate.step()

@@ -14,7 +14,8 @@ class TrainingView:
     image [H, W, 3] uint8; depth [H, W] float32 expected depth (NaN where alpha < 0.5); alpha [H, W] float32;
     viewmat [4, 4] and K [3, 3] OpenCV at that size; name unique within the set. ``source_width`` /
     ``source_height`` are the size of the view's own image (the photo as the user has it, or the rendered view):
-    user masks and clicks may be given at that size."""
+    user masks and clicks may be given at that size. ``close_up``: the view frames only a part of the scene (a
+    close-up rendered from the splat), so a mask that reaches its border is a thing cut by the frame."""
 
     name: str
     image: np.ndarray
@@ -24,6 +25,7 @@ class TrainingView:
     K: np.ndarray
     source_width: int | None = None
     source_height: int | None = None
+    close_up: bool = False
 
     @property
     def height(self) -> int:

@@ -24,14 +24,16 @@ def training_scale(cameras: Cameras, max_side: int | None) -> float:
 
 
 def rendered_views(splat, cameras: Cameras, device: str = "cpu", backend: str = "auto") -> Iterator[TrainingView]:
-    """Views rendered from the splat itself (no photos): image, depth and alpha all from the renderer."""
+    """Views rendered from the splat itself (no photos): image, depth and alpha all from the renderer; a camera
+    named as a close-up (``close_ups.CLOSE_UP_PREFIX``) gives a close-up view."""
+    from engine.cameras.close_ups import is_close_up
     from engine.render.image_files import to_uint8
     from engine.render.render_views import render_views
 
     for i, view in enumerate(render_views(splat, cameras, backend=backend, device=device)):
         depth = np.where(view.alpha > 0.5, view.depth, np.nan).astype(np.float32)
         yield TrainingView(view.name, to_uint8(view.rgb), depth, view.alpha.astype(np.float32),
-                           cameras.viewmats[i], cameras.Ks[i])  # fmt: skip
+                           cameras.viewmats[i], cameras.Ks[i], close_up=is_close_up(cameras.names[i]))  # fmt: skip
 
 
 def check_capture_images(cameras: Cameras) -> None:

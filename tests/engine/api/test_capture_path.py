@@ -74,6 +74,27 @@ def test_colmap_text_with_the_weights_free_masks(capture, tmp_path):
         assert click(capture, work, tmp_path, name, 0.3) > 0.5, name
 
 
+def test_close_ups_rendered_from_the_splat_join_the_photos(capture, tmp_path):
+    work = tmp_path / "work"
+    done = train(capture, work, "--colmap", capture["colmap"], "--images", capture["images"], "--close-ups", "3")
+    assert "10 photos of the capture (COLMAP, 400x300, trained at 128x96) and 3 close-ups rendered" in done.stdout
+    with open(work / "cameras.json") as fh:
+        cams = json.load(fh)
+    names = [c["name"] for c in cams["cameras"]]
+    assert len(names) == 13 and names[10:] == ["closeup_0000", "closeup_0001", "closeup_0002"]
+    assert (cams["width"], cams["height"], cams["training_size"]) == (400, 300, [128, 96])
+    for name in ("lamp", "bowl"):  # the photos' clicks still hold
+        assert click(capture, work, tmp_path, name, 0.5) > 0.5, name
+    out = tmp_path / "closeup.npy"  # a close-up is a view like the photos: clicked in photo pixels
+    done = engine("segment", str(work), "--view", "11", "--point", "200,150", "--scale", "0.5", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert len(np.load(out)) > 0
+    done = engine("train", capture["scene"], "--workdir", str(tmp_path / "w2"), "--colmap", capture["colmap"],
+                  "--images", capture["images"], "--masks", "dir", "--masks-dir", capture["masks_dir"],
+                  "--close-ups", "2")  # fmt: skip
+    assert done.returncode == 2 and "--close-ups renders new views" in done.stderr
+
+
 def test_transforms_json_in_its_own_frame_order(capture, tmp_path):
     work = tmp_path / "work"
     train(capture, work, "--transforms", capture["transforms"], "--images", capture["root"],

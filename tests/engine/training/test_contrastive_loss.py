@@ -96,15 +96,17 @@ def test_fast_loss_equals_the_literal_one_in_value_gradient_and_stats():
         rendered = torch.randn(P, D, generator=g)
         gate_logits = torch.randn(S, D, generator=g)
         areas = torch.rand(P, generator=g) * 500 + 1
-        results = []
-        for fn in (saga_loss, saga_loss_reference):
-            r, gl = rendered.clone().requires_grad_(True), gate_logits.clone().requires_grad_(True)
-            loss, stats = fn(r, torch.sigmoid(gl), corr, areas, torch.Generator().manual_seed(5))
-            loss.backward()
-            results.append((loss.detach(), r.grad, gl.grad, stats))
-        (l1, gr1, gg1, s1), (l2, gr2, gg2, s2) = results
-        assert torch.allclose(l1, l2, atol=1e-6)
-        assert torch.allclose(gr1, gr2, atol=1e-7) and torch.allclose(gg1, gg2, atol=1e-7)
-        assert gr1.abs().max() > 1e-4  # the pairs do pull on the features
-        assert s1["inconsistent_pairs"] == s2["inconsistent_pairs"] > 0
-        assert abs(s1["corr"] - s2["corr"]) < 1e-6
+        # known: a close-up's pairs and scales beyond its whole masks are in no set (None: every pair is known)
+        for known in (None, torch.rand(S, P, P, generator=g) < 0.6):
+            results = []
+            for fn in (saga_loss, saga_loss_reference):
+                r, gl = rendered.clone().requires_grad_(True), gate_logits.clone().requires_grad_(True)
+                loss, stats = fn(r, torch.sigmoid(gl), corr, areas, torch.Generator().manual_seed(5), known)
+                loss.backward()
+                results.append((loss.detach(), r.grad, gl.grad, stats))
+            (l1, gr1, gg1, s1), (l2, gr2, gg2, s2) = results
+            assert torch.allclose(l1, l2, atol=1e-6)
+            assert torch.allclose(gr1, gr2, atol=1e-7) and torch.allclose(gg1, gg2, atol=1e-7)
+            assert gr1.abs().max() > 1e-4  # the pairs do pull on the features
+            assert s1["inconsistent_pairs"] == s2["inconsistent_pairs"] > 0
+            assert abs(s1["corr"] - s2["corr"]) < 1e-6

@@ -168,3 +168,28 @@ def test_mask_balanced_sampling_reaches_small_masks(tmp_path):
     assert len(small_rows) == 36 and hits[0.5] > 4 * max(hits[0.0], 1)
     rows = sample_rows(rec, 100, 0.5, gen)
     assert len(np.unique(rows)) == len(rows) and (np.diff(rows) > 0).all()
+
+
+def test_a_close_up_trains_from_its_masks_only(tmp_path):
+    """A close-up's pixels outside its (whole) masks are never drawn; training with close-ups stays deterministic."""
+    size = 24
+    records, unit, nb = toy_records(tmp_path)
+    left = np.broadcast_to(np.arange(size)[None, :] < size // 2, (size, size))
+    ids = np.random.default_rng(1).integers(0, 200, (size, size, 4))
+    close = build_view_record("closeup_0000", left[None].copy(), np.full((size, size), 2.0, np.float32),
+                              np.array([[30.0, 0, 12], [0, 30.0, 12], [0, 0, 1]]), ids,
+                              np.full((size, size, 4), 0.24, np.float32), np.ones((size, size), np.float32))  # fmt: skip
+    close.save(str(tmp_path / "close"))
+    close = ViewRecord.load(str(tmp_path / "close"))
+    gen = torch.Generator().manual_seed(0)
+    in_mask = np.asarray(close.membership).any(axis=1)
+    assert not in_mask.all()
+    for _ in range(20):
+        assert in_mask[sample_rows(close, 100, 1.0, gen)].all()
+    settings = TrainSettings(iterations=40, num_pixels=100, knn=4, seed=1)
+    both = [*records, close], [*unit, np.array([0.3])]
+    a = train_features(*both, nb, settings, close_ups=[False, False, True])
+    b = train_features(*both, nb, settings, close_ups=[False, False, True])
+    c = train_features(*both, nb, settings)
+    np.testing.assert_array_equal(a.features, b.features)
+    assert not np.array_equal(a.features, c.features)
