@@ -35,6 +35,7 @@ def test_close_ups_frame_the_objects_on_the_table_four_times_closer(table):
     px, py, z = _project(cams, plan.targets)
     np.testing.assert_allclose(np.diagonal(px), 128.0, atol=1e-6)
     np.testing.assert_allclose(np.diagonal(py), 128.0, atol=1e-6)
+    assert (np.diagonal(z) > plan.rho).all()
     d = np.linalg.norm(plan.targets[:, None] - plan.targets[None], axis=2) + np.eye(6) * 1e9
     assert d.min() >= 1.5 * plan.rho - 1e-9
     # the targets are what stands on the table (the ground the scene stands on is not detail), not the floor

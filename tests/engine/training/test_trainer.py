@@ -176,9 +176,10 @@ def test_a_close_up_trains_from_its_masks_only(tmp_path):
     records, unit, nb = toy_records(tmp_path)
     left = np.broadcast_to(np.arange(size)[None, :] < size // 2, (size, size))
     ids = np.random.default_rng(1).integers(0, 200, (size, size, 4))
-    close = build_view_record("closeup_0000", left[None].copy(), np.full((size, size), 2.0, np.float32),
-                              np.array([[30.0, 0, 12], [0, 30.0, 12], [0, 0, 1]]), ids,
-                              np.full((size, size, 4), 0.24, np.float32), np.ones((size, size), np.float32))  # fmt: skip
+    K = np.array([[30.0, 0, 12], [0, 30.0, 12], [0, 0, 1]])
+    w, alpha = np.full((size, size, 4), 0.24, np.float32), np.ones((size, size), np.float32)
+    close = build_view_record("closeup_0000", left[None].copy(), np.full((size, size), 2.0, np.float32), K, ids, w,
+                              alpha)  # fmt: skip
     close.save(str(tmp_path / "close"))
     close = ViewRecord.load(str(tmp_path / "close"))
     gen = torch.Generator().manual_seed(0)
