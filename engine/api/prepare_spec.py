@@ -57,7 +57,7 @@ class PrepareSpec:
     transforms: str | None = option(None, "transforms.json of the capture", path="file")
     images: str | None = option(None, "folder of the capture's photos", path="folder")
     layout: str = option("auto", "layout of automatic views", choices=("auto", "object", "room"))
-    close_ups: int = option(0, "close-up views of the scene's most detailed places (4x closer than the overview "
+    close_ups: int = option(0, "close-up views of the scene's most detailed places (2x closer than the overview "
                             "views), rendered from the splat and added to the views (automatic or a capture's): thin "
                             "parts resolve (a mug's handle), small objects may lose (README, accuracy)",
                             low=0, high=256)  # fmt: skip

@@ -85,7 +85,7 @@ def plan_close_ups(
     width: int = 256,
     height: int = 256,
     layout: str = "auto",
-    zoom: float = 4.0,
+    zoom: float = 2.0,
     fill: float = 0.8,
     spacing: float = 1.5,
     fov_deg: float | None = None,

@@ -113,6 +113,7 @@ def prepare_scene(
     records: list[ViewRecord] = []
     close_ups: list[bool] = []  # per record: a close-up (only its whole masks, only the scales up to theirs)
     visibility = np.zeros(len(splat), np.float32)
+    close_up_visibility = np.zeros(len(splat), np.float32)  # used only when every view is a close-up
     for i, view in enumerate(views()):
         _check_cancel(cancel)
         masks = cache.masks_for_view(mask_source, view)
@@ -124,9 +125,8 @@ def prepare_scene(
                                       top_k=TOP_K, backend="auto")  # fmt: skip
         record = build_view_record(view.name, masks, view.depth, view.K, contrib.ids[0].cpu().numpy(),
                                    contrib.weights[0].cpu().numpy(), view.alpha)  # fmt: skip
-        if not view.close_up:  # a close-up trains a Gaussian too briefly to keep it from the hidden-Gaussian fill
-            valid = record.ids >= 0
-            np.maximum.at(visibility, record.ids[valid], record.weights[valid])
+        valid = record.ids >= 0  # a close-up trains a Gaussian too briefly to keep it from the hidden-Gaussian fill
+        np.maximum.at(close_up_visibility if view.close_up else visibility, record.ids[valid], record.weights[valid])
         folder = os.path.join(records_dir, f"{i:05d}")
         record.save(folder)
         records.append(ViewRecord.load(folder))  # memory-mapped from here on
@@ -136,6 +136,8 @@ def prepare_scene(
     report.finish("views and masks")
     if not records:
         raise ValueError("no training views")
+    if all(close_ups):
+        visibility = close_up_visibility
     if not visibility.any():
         raise ValueError(f"no Gaussian of the scene is visible in any of the {len(records)} training views: "
                          "the cameras do not look at the splat (check the capture's cameras)")  # fmt: skip

@@ -59,7 +59,7 @@ class TrainSettings:
     # with a 3D segmentation of the splat (geometric masks), the K-NN smoothing stays within each finest segment
     segment_smoothing: bool = True
     # share of the iterations that draw a close-up view (when there are close-ups; the rest draw the other views)
-    close_up_share: float = 0.3
+    close_up_share: float = 0.15
 
     def to_dict(self) -> dict:
         return asdict(self)
