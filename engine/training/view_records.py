@@ -87,7 +87,7 @@ def build_view_record(
     flat_ids = contrib_ids.reshape(h * w, -1)
     pixels = np.flatnonzero((alpha.reshape(-1) > min_alpha) & (flat_ids[:, 0] >= 0))
     member = masks.reshape(len(masks), h * w)[:, pixels].T  # [P, M]
-    areas = masks.reshape(len(masks), -1).sum(axis=1).astype(np.float32)
+    areas = masks.reshape(len(masks), h * w).sum(axis=1).astype(np.float32)
     counts = member.sum(axis=1)
     mean_area = np.where(counts > 0, (member * areas[None, :]).sum(axis=1) / np.maximum(counts, 1), h * w)
     packed = pack_membership(torch.from_numpy(np.ascontiguousarray(member))).numpy()

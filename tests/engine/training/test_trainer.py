@@ -194,3 +194,20 @@ def test_a_close_up_trains_from_its_masks_only(tmp_path):
     c = train_features(*both, nb, settings)
     np.testing.assert_array_equal(a.features, b.features)
     assert not np.array_equal(a.features, c.features)
+
+
+def test_a_view_without_masks_gives_an_empty_record(tmp_path):
+    """A view whose masks are all gone (a close-up whose every mask touches its frame, a view of nothing) is a record
+    with no masks, which training skips, instead of an error."""
+    size = 12
+    ids = np.random.default_rng(0).integers(0, 50, (size, size, 2))
+    rec = build_view_record("closeup_0000", np.zeros((0, size, size), bool), np.full((size, size), 2.0, np.float32),
+                            np.array([[30.0, 0, 6], [0, 30.0, 6], [0, 0, 1]]), ids,
+                            np.full((size, size, 2), 0.4, np.float32), np.ones((size, size), np.float32))  # fmt: skip
+    assert rec.num_masks == 0 and len(rec.pixels) == size * size and rec.membership.shape == (size * size, 1)
+    rec.save(str(tmp_path / "empty"))
+    records, unit, nb = toy_records(tmp_path)
+    empty = ViewRecord.load(str(tmp_path / "empty"))
+    result = train_features([*records, empty], [*unit, np.zeros(0)], nb, TrainSettings(iterations=5, knn=4),
+                            close_ups=[False, False, True])  # fmt: skip
+    assert result.features.shape == (400, 32)
