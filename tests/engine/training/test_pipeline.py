@@ -3,6 +3,7 @@ PNGs; and the train command on it."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
@@ -97,6 +98,13 @@ def test_train_command_end_to_end_and_its_errors(small, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "done in" in out and "peak memory" in out and CHECKPOINT_NAME in out
     assert load_checkpoint(str(tmp_path / "w" / CHECKPOINT_NAME), scene.splat.content_hash())
+    code = main(["train", str(ply), "--workdir", str(tmp_path / "c"), "--views", "auto:2", "--close-ups", "2",
+                 "--size", "40", "--iterations", "15", "--pixels", "80", "--device", "cpu"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "4 views rendered from the splat (2 automatic, 2 close-ups) (40x40)" in out, out
+    with open(tmp_path / "c" / "cameras.json") as fh:
+        names = [c["name"] for c in json.load(fh)["cameras"]]
+    assert len(names) == 4 and names[2:] == ["closeup_0000", "closeup_0001"]
     code = main(["train", str(ply), "--workdir", str(tmp_path / "x"), "--masks", "sam"])
     assert code == 2 and "--sam-checkpoint" in capsys.readouterr().err
     code = main(["train", str(ply), "--workdir", str(tmp_path / "x"), "--colmap", str(tmp_path)])
