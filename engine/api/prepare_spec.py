@@ -58,8 +58,8 @@ class PrepareSpec:
     images: str | None = option(None, "folder of the capture's photos", path="folder")
     layout: str = option("auto", "layout of automatic views", choices=("auto", "object", "room"))
     close_ups: int = option(0, "close-up views of the scene's most detailed places (2x closer than the overview "
-                            "views), rendered from the splat and added to the views (automatic or a capture's): thin "
-                            "parts resolve (a mug's handle), small objects may lose (README, accuracy)",
+                            "views), rendered from the splat and added to the views (automatic or a capture's): parts "
+                            "gain, objects may lose a little (README, accuracy)",
                             low=0, high=256)  # fmt: skip
     size: int | None = option(None, "longest image side the engine trains at (default 256 on CPU, 512 on GPU); "
                               "clicks and masks stay in each view's own pixels", low=16, high=4096)  # fmt: skip

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from engine.cameras.cameras import Cameras
-from engine.cameras.close_ups import concatenate_cameras
+from engine.cameras.cameras import Cameras, concatenate_cameras
 from engine.views.training_view import TrainingView
 
 from .prepare_spec import ResolvedPrepare, parse_auto_views

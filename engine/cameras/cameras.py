@@ -164,6 +164,16 @@ class Cameras:
         return Cameras.from_json_dict(d, path)
 
 
+def concatenate_cameras(a: Cameras, b: Cameras) -> Cameras:
+    """One camera set of ``a`` then ``b`` (same image size; per-camera extras kept only when both have them)."""
+    if (a.width, a.height) != (b.width, b.height):
+        raise ValueError(f"cannot join {a.width}x{a.height} and {b.width}x{b.height} cameras")
+    dist = None if a.distortion is None or b.distortion is None else np.concatenate([a.distortion, b.distortion])
+    paths = None if a.image_paths is None or b.image_paths is None else a.image_paths + b.image_paths
+    return Cameras(np.concatenate([a.viewmats, b.viewmats]), np.concatenate([a.Ks, b.Ks]), a.width, a.height,
+                   a.names + b.names, dist, paths)  # fmt: skip
+
+
 def intrinsics(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
     """3x3 pinhole intrinsics."""
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])

@@ -37,7 +37,7 @@ from .auto_views import (
     choose_layout,
     fibonacci_band,
 )
-from .cameras import Cameras, intrinsics, look_at_viewmats
+from .cameras import Cameras, concatenate_cameras, intrinsics, look_at_viewmats
 from .scene_bounds import SceneBounds, scene_bounds
 
 PREFERRED_ELEVATION_DEG = 35.0
@@ -155,13 +155,3 @@ def with_close_ups(splat: GaussianSplat, overview: Cameras, n: int, **kwargs) ->
     :func:`plan_close_ups`)."""
     close = plan_close_ups(splat, n, width=overview.width, height=overview.height, **kwargs).cameras
     return concatenate_cameras(overview, close)
-
-
-def concatenate_cameras(a: Cameras, b: Cameras) -> Cameras:
-    """One camera set of ``a`` then ``b`` (same image size; per-camera extras kept only when both have them)."""
-    if (a.width, a.height) != (b.width, b.height):
-        raise ValueError(f"cannot join {a.width}x{a.height} and {b.width}x{b.height} cameras")
-    dist = None if a.distortion is None or b.distortion is None else np.concatenate([a.distortion, b.distortion])
-    paths = None if a.image_paths is None or b.image_paths is None else a.image_paths + b.image_paths
-    return Cameras(np.concatenate([a.viewmats, b.viewmats]), np.concatenate([a.Ks, b.Ks]), a.width, a.height,
-                   a.names + b.names, dist, paths)  # fmt: skip

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from engine.cameras.auto_views import auto_views
-from engine.cameras.close_ups import CLOSE_UP_PREFIX, concatenate_cameras, is_close_up, plan_close_ups, with_close_ups
+from engine.cameras.cameras import concatenate_cameras
+from engine.cameras.close_ups import CLOSE_UP_PREFIX, is_close_up, plan_close_ups, with_close_ups
 from engine.cameras.scene_bounds import scene_bounds
 from engine.masks.source import drop_cut_masks
 from engine.synthetic.scene_generator import generate_table_scene
