@@ -137,6 +137,12 @@ def test_cancel_queries_while_training_and_a_failing_job(engine, scenes, tmp_pat
     with pytest.raises(EngineError) as info:
         c.prepare(b["id"], **{**QUICK, "masks": "dir", "masks_dir": str(folder)})
     assert info.value.status == 400 and "no masks for view" in info.value.message
+    with pytest.raises(EngineError) as info:  # close-ups are new views, which a mask folder cannot cover
+        c.prepare(b["id"], **{**QUICK, "masks": "dir", "masks_dir": str(folder), "close_ups": 2})
+    assert info.value.status == 400 and "close_ups renders new views" in info.value.message, info.value.message
+    with pytest.raises(EngineError) as info:
+        c.prepare(b["id"], **{**QUICK, "close_ups": -1})
+    assert 400 <= info.value.status < 500 and "close_ups" in info.value.message, info.value.message
     from PIL import Image
 
     for i in range(6):
