@@ -186,13 +186,12 @@ def main() -> None:
                    "--close-ups", str(args.close_ups), "--seed", str(args.seed)]  # fmt: skip
     if args.no_fill_hidden:
         passthrough.append("--no-fill-hidden")
-    for scene in args.scenes.split(","):
-        if scene in ("guitar", "biker"):
-            from real_labels import REAL
+    from real_labels import missing_capture
 
-            if not os.path.isfile(os.path.join(REAL, f"{scene}.compressed.ply")):
-                print(f"[{scene}] skipped: ../shared/data/real is not here")
-                continue
+    for scene in args.scenes.split(","):
+        if reason := missing_capture(scene):
+            print(reason)
+            continue
         for source in args.sources.split(","):
             with tempfile.NamedTemporaryFile(suffix=".json") as fh:
                 proc = subprocess.run([sys.executable, __file__, "--one", scene, source, "--json", fh.name,

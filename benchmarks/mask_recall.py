@@ -76,13 +76,12 @@ def main() -> None:
     args = ap.parse_args()
     print(f"{args.gaussians:,} Gaussians (real captures: all of theirs), {args.views} views at {args.size} px; "
           f"best mask IoU per label and view, averaged", flush=True)  # fmt: skip
-    for scene in args.scenes.split(","):
-        if scene in ("guitar", "biker"):
-            from real_labels import REAL
+    from real_labels import missing_capture
 
-            if not os.path.isfile(os.path.join(REAL, f"{scene}.compressed.ply")):
-                print(f"[{scene}] skipped: ../shared/data/real is not here")
-                continue
+    for scene in args.scenes.split(","):
+        if reason := missing_capture(scene):
+            print(reason)
+            continue
         for source in args.sources.split(","):
             r = recall(scene, source, args)
             means = " ".join(f"{level} {np.mean(list(r[level].values())):.3f}" for level in ("objects", "parts")

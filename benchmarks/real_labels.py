@@ -54,6 +54,13 @@ class LabelledCapture:
         return np.arange(len(self.object_names))
 
 
+def missing_capture(scene: str) -> str | None:
+    """Why a benchmark scene cannot run here (a real capture whose file is absent), or None."""
+    if scene in ("guitar", "biker") and not os.path.isfile(os.path.join(REAL, f"{scene}.compressed.ply")):
+        return f"[{scene}] skipped: ../shared/data/real is not here"
+    return None
+
+
 def guitar_labels(means: np.ndarray) -> np.ndarray:
     """[N] bool: the guitar (the rest is its stand)."""
     p = (means.astype(np.float64) - GUITAR_CENTRE) @ GUITAR_AXES.T
