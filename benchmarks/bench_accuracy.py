@@ -127,8 +127,8 @@ def run_one(scene_name: str, source_name: str, args) -> dict:
         predictor = trained.predictor
         seen = predictor.checkpoint.visibility >= SEEN_WEIGHT
         maps = render_label_maps(scene, eval_cams)
-        objects = [o for o in range(len(scene.object_names)) if _clickable(scene, o)]
-        parts = [p for p in range(len(scene.part_names)) if _clickable(scene, int(scene.part_object[p]))]
+        objects = [o for o in range(len(scene.object_names)) if clickable(scene, o)]
+        parts = [p for p in range(len(scene.part_names)) if clickable(scene, int(scene.part_object[p]))]
         out = {"scene": scene_name, "source": source_name, "prepare_s": prepare_s, "seen": float(seen.mean()),
                "gaussians": len(scene.splat), "masks": getattr(result, "num_masks", None)}  # fmt: skip
         levels = [("objects", objects, scene.object_id, 0)]
@@ -146,7 +146,8 @@ def run_one(scene_name: str, source_name: str, args) -> dict:
     return out
 
 
-def _clickable(scene, obj: int) -> bool:
+def clickable(scene, obj: int) -> bool:
+    """Whether an object is clicked by the benchmark (not object 0, the floor or the walls)."""
     name = scene.object_names[obj]
     return obj != 0 and name not in ("background", "floor", "walls", "wall", "(none)")
 

@@ -26,12 +26,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 MIN_PIXELS = 100
-EXCLUDED = ("background", "floor", "walls", "wall", "(none)")
 
 
 def recall(scene_name: str, source_name: str, args) -> dict:
     """{"objects": {name: mean best IoU}, "parts": {...}, "masks_per_view": float, "seconds": float}."""
-    from bench_accuracy import load_scene, mask_source
+    from bench_accuracy import clickable, load_scene, mask_source
 
     from engine.synthetic.label_maps import render_label_maps
     from engine.views.view_sources import rendered_views
@@ -54,7 +53,7 @@ def recall(scene_name: str, source_name: str, args) -> dict:
             lab = maps[i][which]
             for label in np.unique(lab[lab >= 0]):
                 obj = label if which == 0 else int(scene.part_object[label])
-                if obj == 0 or scene.object_names[obj] in EXCLUDED:
+                if not clickable(scene, obj):
                     continue
                 region = (lab == label).ravel()
                 if region.sum() < MIN_PIXELS:
